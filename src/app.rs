@@ -1,0 +1,42 @@
+//! The HTML shell and the page's root component.
+
+use leptos::config::LeptosOptions;
+use leptos::prelude::*;
+
+use crate::chat::Chat;
+
+/// cargo-leptos names the bundle after the package (see `[package.metadata.leptos]`).
+pub const OUTPUT_NAME: &str = env!("CARGO_PKG_NAME");
+/// Where the bundle is served from, under the site root.
+pub const PKG_DIR: &str = "pkg";
+
+/// The whole document, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = format!("/{PKG_DIR}/{OUTPUT_NAME}.css");
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <title>"signalroom"</title>
+                <link rel="stylesheet" href=stylesheet/>
+                <link rel="icon" href="data:,"/>
+                <HydrationScripts options/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <main class="room">
+            <h1>"signalroom"</h1>
+            <Chat/>
+        </main>
+    }
+}

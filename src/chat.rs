@@ -1,0 +1,171 @@
+//! The chat room: the tutorial's page (username, room, Connect, Leave, output, input, Send),
+//! driven by the Rust Socket.IO client.
+
+use leptos::html;
+use leptos::prelude::*;
+use serde_json::Value;
+
+use crate::client::{Socket, SocketEvent};
+use crate::protocol::{ClientEvent, RoomName, ServerEvent};
+
+/// Where the page is in its connection's life; the buttons' states follow from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    Idle,
+    Joining,
+    Joined { room: RoomName },
+    Leaving,
+}
+
+#[component]
+pub fn Chat() -> impl IntoView {
+    let phase = RwSignal::new(Phase::Idle);
+    let output = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let hydrated = RwSignal::new(false);
+    // The connection lives only in the browser and is not `Send`.
+    let socket = StoredValue::new_local(None::<Socket>);
+    let (username, room_input, input, output_area) = (
+        NodeRef::<html::Input>::new(),
+        NodeRef::<html::Input>::new(),
+        NodeRef::<html::Textarea>::new(),
+        NodeRef::<html::Textarea>::new(),
+    );
+
+    // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
+    Effect::new(move || hydrated.set(true));
+    // Keep the newest line in view.
+    Effect::new(move || {
+        output.track();
+        if let Some(area) = output_area.get() {
+            area.set_scroll_top(area.scroll_height());
+        }
+    });
+
+    let on_socket_event = move |event: SocketEvent| match event {
+        SocketEvent::Connected { .. } => {} // `connect` queued the join; see below.
+        SocketEvent::Event(ServerEvent::Joined { room, id }) => {
+            if let Ok(room) = RoomName::parse(&room) {
+                status.set(format!("Joined room {room} as {id}"));
+                phase.set(Phase::Joined { room });
+            }
+        }
+        SocketEvent::Event(ServerEvent::Leaved { room, .. }) => {
+            status.set(format!("Left room {room}"));
+            phase.set(Phase::Idle);
+            socket.with_value(|s| s.as_ref().map(Socket::close));
+        }
+        SocketEvent::Event(ServerEvent::Bye { id, .. }) => {
+            status.set(format!("{id} left the room"))
+        }
+        SocketEvent::Event(ServerEvent::Message { data, .. }) => {
+            let line = match data {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            output.update(|out| {
+                out.push_str(&line);
+                out.push('\n');
+            });
+        }
+        SocketEvent::Event(ServerEvent::Refused(refusal)) => {
+            status.set(format!("Refused {}: {}", refusal.event, refusal.message));
+            if phase.get_untracked() == Phase::Joining {
+                phase.set(Phase::Idle);
+                socket.with_value(|s| s.as_ref().map(Socket::close));
+            }
+        }
+        SocketEvent::Closed { reason } => {
+            if phase.get_untracked() != Phase::Idle {
+                status.set(format!("Disconnected: {reason}"));
+            }
+            phase.set(Phase::Idle);
+        }
+    };
+
+    let connect = move |_| {
+        if phase.get_untracked() != Phase::Idle {
+            return; // A second click before the first join finished.
+        }
+        let Some(field) = room_input.get_untracked() else {
+            return;
+        };
+        let room = match RoomName::parse(&field.value()) {
+            Ok(room) => room,
+            Err(code) => return status.set(code.describe().to_owned()),
+        };
+        phase.set(Phase::Joining);
+        status.set(format!("Connecting to room {room}…"));
+        let join = ClientEvent::Join { room };
+        let result = Socket::connect(move |event| {
+            if matches!(event, SocketEvent::Connected { .. }) {
+                socket.with_value(|s| s.as_ref().map(|s| s.emit(&join)));
+            }
+            on_socket_event(event);
+        });
+        match result {
+            // Replacing the old socket drops it here, outside any of its callbacks.
+            Ok(new) => socket.set_value(Some(new)),
+            Err(err) => {
+                status.set(format!("Cannot connect: {err}"));
+                phase.set(Phase::Idle);
+            }
+        }
+    };
+
+    let leave = move |_| {
+        if let Phase::Joined { room } = phase.get_untracked() {
+            phase.set(Phase::Leaving);
+            socket.with_value(|s| s.as_ref().map(|s| s.emit(&ClientEvent::Leave { room })));
+        }
+    };
+
+    let send = move || {
+        let (Phase::Joined { room }, Some(name), Some(field)) = (
+            phase.get_untracked(),
+            username.get_untracked(),
+            input.get_untracked(),
+        ) else {
+            return;
+        };
+        let text = field.value();
+        if text.is_empty() {
+            return;
+        }
+        let data = Value::String(format!("{}:{text}", name.value()));
+        if socket.with_value(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.emit(&ClientEvent::Message { room, data }))
+        }) {
+            field.set_value("");
+        }
+    };
+
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        // Not while an input method is composing (Enter then picks a candidate).
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            send();
+        }
+    };
+
+    let joined = move || matches!(phase.get(), Phase::Joined { .. });
+    view! {
+        <div class="chat" data-hydrated=move || hydrated.get().to_string()>
+            <label>"UserName: " <input node_ref=username id="username" type="text" value="Chrome"/></label>
+            <div class="row">
+                <label>"room: " <input node_ref=room_input id="room" type="text" value="112222"/></label>
+                <button id="connect" on:click=connect disabled=move || phase.get() != Phase::Idle>"Connect"</button>
+                <button id="leave" on:click=leave disabled=move || !joined()>"Leave"</button>
+            </div>
+            <label for="output">"Content:"</label>
+            <textarea node_ref=output_area id="output" rows="10" readonly prop:value=move || output.get()></textarea>
+            <label for="input">"Input:"</label>
+            <textarea node_ref=input id="input" rows="3" disabled=move || !joined() on:keydown=on_key></textarea>
+            <div class="row">
+                <button id="send" on:click=move |_| send() disabled=move || !joined()>"Send"</button>
+                <p id="status" role="status">{move || status.get()}</p>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,138 @@
+//! A minimal Socket.IO client over `web_sys::WebSocket`: connects to the page's own host,
+//! answers the server's pings, and turns frames into [`SocketEvent`]s.
+//!
+//! Only runs in a browser; on the server the type exists so components compile, but nothing
+//! constructs it (event handlers never run during server rendering).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use super::frame::{self, Incoming};
+use crate::protocol::{ClientEvent, ServerEvent};
+
+/// What the connection reports to its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketEvent {
+    /// Connected to the default namespace; `id` is this client's id in server events.
+    Connected {
+        id: String,
+    },
+    Event(ServerEvent),
+    /// The connection is gone (reported once).
+    Closed {
+        reason: String,
+    },
+}
+
+type Handler = Rc<dyn Fn(SocketEvent)>;
+
+/// An open (or opening) connection. Dropping it closes the connection and detaches its
+/// callbacks; do not drop it from inside its own callback.
+pub struct Socket {
+    ws: WebSocket,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Socket {
+    /// Connects to `/socket.io/` on the page's own host.
+    pub fn connect(on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, String> {
+        let ws = WebSocket::new(&page_url()?).map_err(describe)?;
+        let handler: Handler = Rc::new(on_event);
+        let closed = Rc::new(Cell::new(false));
+        let report_close: Rc<dyn Fn(String)> = {
+            let (handler, closed) = (handler.clone(), closed.clone());
+            Rc::new(move |reason: String| {
+                if !closed.replace(true) {
+                    handler(SocketEvent::Closed { reason });
+                }
+            })
+        };
+
+        let on_message = {
+            let (ws, report_close) = (ws.clone(), report_close.clone());
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let Some(text) = event.data().as_string() else {
+                    return;
+                };
+                match frame::decode(&text) {
+                    Ok(Incoming::Open(_)) => send(&ws, frame::CONNECT),
+                    Ok(Incoming::Ping) => send(&ws, frame::PONG),
+                    Ok(Incoming::Connected { sid }) => handler(SocketEvent::Connected { id: sid }),
+                    Ok(Incoming::Event { name, args }) => {
+                        if let Some(event) = ServerEvent::decode(&name, &args) {
+                            handler(SocketEvent::Event(event));
+                        }
+                    }
+                    Ok(Incoming::ConnectError { message }) => {
+                        report_close(format!("connection refused: {message}"));
+                        let _ = ws.close();
+                    }
+                    Ok(Incoming::Close | Incoming::Disconnected) => {
+                        report_close("disconnected by the server".into());
+                        let _ = ws.close();
+                    }
+                    Ok(Incoming::Ignored) => {}
+                    Err(err) => web_sys::console::warn_1(&format!("signalroom: {err}").into()),
+                }
+            })
+        };
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            let reason = match event.reason() {
+                r if r.is_empty() => format!("connection closed (code {})", event.code()),
+                r => r,
+            };
+            report_close(reason);
+        });
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Self {
+            ws,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
+    }
+
+    /// Sends an event; returns whether the connection was open to take it.
+    pub fn emit(&self, event: &ClientEvent) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN
+            && self.ws.send_with_str(&frame::encode_event(event)).is_ok()
+    }
+
+    pub fn close(&self) {
+        let _ = self.ws.close();
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close();
+    }
+}
+
+fn send(ws: &WebSocket, text: &str) {
+    let _ = ws.send_with_str(text);
+}
+
+/// The Socket.IO WebSocket endpoint of the server that served the page.
+fn page_url() -> Result<String, String> {
+    let location = web_sys::window().ok_or("no window")?.location();
+    let scheme = if location.protocol().map_err(describe)? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let host = location.host().map_err(describe)?;
+    Ok(format!(
+        "{scheme}://{host}/socket.io/?EIO=4&transport=websocket"
+    ))
+}
+
+fn describe(err: JsValue) -> String {
+    err.as_string().unwrap_or_else(|| format!("{err:?}"))
+}

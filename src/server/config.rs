@@ -1,0 +1,51 @@
+//! Settings: every one a command-line flag with a `SIGNALROOM_*` environment twin.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A WebRTC signaling server and browser chat room.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Address to listen on (the tutorial's port by default).
+    #[arg(long, env = "SIGNALROOM_ADDR", default_value = "127.0.0.1:9980")]
+    pub addr: SocketAddr,
+
+    /// Folder with the built site: the hydrate bundle, the stylesheet and `public/`'s files.
+    #[arg(long, env = "SIGNALROOM_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Log file, written besides stdout; an empty value turns it off.
+    #[arg(long, env = "SIGNALROOM_LOG_FILE", default_value = "app.log")]
+    pub log_file: PathBuf,
+
+    /// Log filter, in `tracing_subscriber::EnvFilter` syntax (e.g. `info`, `signalroom=debug`).
+    #[arg(long, env = "SIGNALROOM_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Serve directory listings of the site folder (the tutorial's serve-index).
+    #[arg(long, env = "SIGNALROOM_LIST_DIRECTORIES")]
+    pub list_directories: bool,
+
+    /// Largest Engine.IO packet accepted, in bytes.
+    #[arg(long, env = "SIGNALROOM_MAX_PAYLOAD", default_value_t = 1_000_000)]
+    pub max_payload: u64,
+
+    /// Packets buffered for sending to one client before further packets to it fail.
+    #[arg(long, env = "SIGNALROOM_SEND_BUFFER", default_value_t = 8192)]
+    pub send_buffer: usize,
+
+    /// Received events waiting to be handled, per client, before further ones are refused with
+    /// `overloaded`.
+    #[arg(long, env = "SIGNALROOM_EVENT_QUEUE", default_value_t = 8192)]
+    pub event_queue: usize,
+}
+
+impl Default for Config {
+    /// The embedded defaults, as with no flags and no environment.
+    fn default() -> Self {
+        Self::parse_from(["signalroom"])
+    }
+}

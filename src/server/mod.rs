@@ -1,0 +1,65 @@
+//! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
+
+pub mod config;
+pub mod logging;
+pub mod rooms;
+pub mod signaling;
+mod static_files;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tracing::info;
+
+pub use config::Config;
+use signaling::Hub;
+
+/// Serves on `listener` until `shutdown` resolves, then disconnects every client and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let (socketio_layer, io) = SocketIo::builder()
+        .max_payload(config.max_payload)
+        .max_buffer_size(config.send_buffer)
+        .with_state(Hub::new(config.event_queue))
+        .build_layer();
+    Hub::attach(&io);
+
+    let app = router(leptos_options(&config, addr), config.list_directories).layer(socketio_layer);
+    info!(%addr, site_root = %config.site_root.display(), "signalroom listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            info!("shutting down: disconnecting clients");
+            io.close().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn router(options: LeptosOptions, list_directories: bool) -> Router {
+    let site_root = std::path::PathBuf::from(options.site_root.as_ref());
+    let page = leptos_axum::render_app_to_stream(move || crate::app::shell(options.clone()));
+    Router::new()
+        .route("/", get(page))
+        .fallback_service(static_files::service(site_root, list_directories))
+}
+
+/// Leptos's settings, derived from ours rather than from environment variables, so the binary
+/// runs with no extra environment.
+fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(crate::app::OUTPUT_NAME)
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir(crate::app::PKG_DIR)
+        .site_addr(addr)
+        .build()
+}

@@ -1,0 +1,188 @@
+//! Room rules: who is in which room and what a join or leave does. Pure data, no I/O, so the
+//! rules can be tested alone and later steps (capacity, presence, a shared store) change only
+//! this module; `signaling` turns the outcomes into Socket.IO events.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use crate::protocol::RoomName;
+
+/// What a join did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// The member was added; `members` counts it.
+    Added { members: usize },
+    /// The member was already in the room; nothing changed.
+    AlreadyMember { members: usize },
+}
+
+/// What a leave did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Left {
+    /// The member was removed; `remaining` are still in the room.
+    Removed { remaining: usize },
+    /// The member was not in the room; nothing changed.
+    NotMember,
+}
+
+/// Room membership, indexed both ways so a disconnect finds its rooms without a scan.
+#[derive(Debug)]
+pub struct Rooms<M> {
+    members: HashMap<RoomName, BTreeSet<M>>,
+    rooms_of: HashMap<M, BTreeSet<RoomName>>,
+}
+
+impl<M> Default for Rooms<M> {
+    fn default() -> Self {
+        Self {
+            members: HashMap::new(),
+            rooms_of: HashMap::new(),
+        }
+    }
+}
+
+impl<M: Ord + Hash + Clone> Rooms<M> {
+    pub fn join(&mut self, member: &M, room: &RoomName) -> Joined {
+        let set = self.members.entry(room.clone()).or_default();
+        if !set.insert(member.clone()) {
+            return Joined::AlreadyMember { members: set.len() };
+        }
+        self.rooms_of
+            .entry(member.clone())
+            .or_default()
+            .insert(room.clone());
+        Joined::Added { members: set.len() }
+    }
+
+    pub fn leave(&mut self, member: &M, room: &RoomName) -> Left {
+        let Some(set) = self.members.get_mut(room) else {
+            return Left::NotMember;
+        };
+        if !set.remove(member) {
+            return Left::NotMember;
+        }
+        let remaining = set.len();
+        if remaining == 0 {
+            self.members.remove(room);
+        }
+        if let Some(rooms) = self.rooms_of.get_mut(member) {
+            rooms.remove(room);
+            if rooms.is_empty() {
+                self.rooms_of.remove(member);
+            }
+        }
+        Left::Removed { remaining }
+    }
+
+    /// Removes `member` from every room, returning each room with how many remain in it.
+    pub fn leave_all(&mut self, member: &M) -> Vec<(RoomName, usize)> {
+        let rooms = self.rooms_of.remove(member).unwrap_or_default();
+        rooms
+            .into_iter()
+            .map(|room| {
+                let set = self.members.get_mut(&room).expect("indexes agree");
+                set.remove(member);
+                let remaining = set.len();
+                if remaining == 0 {
+                    self.members.remove(&room);
+                }
+                (room, remaining)
+            })
+            .collect()
+    }
+
+    pub fn is_member(&self, member: &M, room: &RoomName) -> bool {
+        self.members
+            .get(room)
+            .is_some_and(|set| set.contains(member))
+    }
+
+    pub fn member_count(&self, room: &RoomName) -> usize {
+        self.members.get(room).map_or(0, BTreeSet::len)
+    }
+
+    /// Rooms with at least one member.
+    pub fn room_count(&self) -> usize {
+        self.members.len()
+    }
+}
+
+/// The server's shared room table: a cheap-to-clone handle.
+///
+/// A std `Mutex` because every operation is a few map updates and is never held across an
+/// `.await`; an async lock would only add overhead.
+#[derive(Debug, Clone)]
+pub struct RoomRegistry<M>(Arc<Mutex<Rooms<M>>>);
+
+impl<M> Default for RoomRegistry<M> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<M: Ord + Hash + Clone> RoomRegistry<M> {
+    /// Runs `f` with the table locked. A panic elsewhere cannot leave the maps half-updated (each
+    /// operation finishes before it returns), so a poisoned lock is safe to keep using.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Rooms<M>) -> R) -> R {
+        let mut rooms = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut rooms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn join_counts_members_and_is_idempotent() {
+        let mut rooms = Rooms::default();
+        assert_eq!(rooms.join(&1, &room("a")), Joined::Added { members: 1 });
+        assert_eq!(rooms.join(&2, &room("a")), Joined::Added { members: 2 });
+        assert_eq!(
+            rooms.join(&2, &room("a")),
+            Joined::AlreadyMember { members: 2 }
+        );
+        assert!(rooms.is_member(&1, &room("a")));
+        assert!(!rooms.is_member(&1, &room("b")));
+    }
+
+    #[test]
+    fn leave_of_a_room_not_joined_changes_nothing() {
+        let mut rooms = Rooms::default();
+        assert_eq!(rooms.leave(&1, &room("a")), Left::NotMember);
+        rooms.join(&1, &room("a"));
+        assert_eq!(rooms.leave(&2, &room("a")), Left::NotMember);
+        assert_eq!(rooms.member_count(&room("a")), 1);
+    }
+
+    #[test]
+    fn last_leave_drops_the_room() {
+        let mut rooms = Rooms::default();
+        rooms.join(&1, &room("a"));
+        rooms.join(&2, &room("a"));
+        assert_eq!(rooms.leave(&1, &room("a")), Left::Removed { remaining: 1 });
+        assert_eq!(rooms.leave(&1, &room("a")), Left::NotMember);
+        assert_eq!(rooms.leave(&2, &room("a")), Left::Removed { remaining: 0 });
+        assert_eq!(rooms.room_count(), 0);
+    }
+
+    #[test]
+    fn leave_all_reports_every_room_and_leaves_no_trace() {
+        let mut rooms = Rooms::default();
+        rooms.join(&1, &room("a"));
+        rooms.join(&1, &room("b"));
+        rooms.join(&2, &room("b"));
+        assert_eq!(rooms.leave_all(&1), vec![(room("a"), 0), (room("b"), 1)]);
+        assert_eq!(rooms.leave_all(&1), vec![]);
+        assert_eq!(rooms.room_count(), 1);
+        assert!(rooms.rooms_of.get(&1).is_none());
+    }
+}

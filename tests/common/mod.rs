@@ -1,0 +1,130 @@
+//! Test harness: a real signalroom on 127.0.0.1:0 and rust_socketio clients that record every
+//! event they receive, in order.
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use rust_socketio::asynchronous::{Client as SioClient, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::{json, Value};
+use signalroom::server::{self, Config};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a test waits for an event that should come.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// How long a test watches for an event that should not come.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// A running server; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+pub async fn start_server() -> TestServer {
+    start_server_with(Config::default()).await
+}
+
+pub async fn start_server_with(config: Config) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = Config {
+        log_file: "".into(),
+        ..config
+    };
+    tokio::spawn(server::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    TestServer { addr, _stop: stop }
+}
+
+/// One received event: its name and arguments.
+pub type Received = (String, Vec<Value>);
+
+pub struct TestClient {
+    client: SioClient,
+    events: mpsc::UnboundedReceiver<Received>,
+}
+
+impl TestClient {
+    pub async fn connect(server: &TestServer) -> Self {
+        Self::connect_with(server, TransportType::Websocket).await
+    }
+
+    pub async fn connect_with(server: &TestServer, transport: TransportType) -> Self {
+        let (tx, events) = mpsc::unbounded_channel();
+        let (connected_tx, connected) = oneshot::channel();
+        let connected_tx = std::sync::Mutex::new(Some(connected_tx));
+        let client = ClientBuilder::new(format!("http://{}/", server.addr))
+            .transport_type(transport)
+            .reconnect(false)
+            // rust_socketio lets `emit` run before the server has acknowledged the namespace
+            // connection; socket.io clients buffer until then, so the harness waits likewise.
+            .on(Event::Connect, move |_, _| {
+                if let Some(tx) = connected_tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                async {}.boxed()
+            })
+            .on_any(move |event, payload, _| {
+                let args = match payload {
+                    Payload::Text(args) => args,
+                    other => vec![json!(format!("{other:?}"))],
+                };
+                let _ = tx.send((event.as_str().to_owned(), args));
+                async {}.boxed()
+            })
+            .connect()
+            .await
+            .expect("connect");
+        tokio::time::timeout(WAIT, connected)
+            .await
+            .expect("connect timed out")
+            .unwrap();
+        Self { client, events }
+    }
+
+    pub async fn emit(&self, event: &str, args: Vec<Value>) {
+        self.client
+            .emit(event, Payload::Text(args))
+            .await
+            .expect("emit");
+    }
+
+    /// Joins `room` and returns this client's id, from `joined(room, id)`.
+    pub async fn join(&mut self, room: &str) -> String {
+        self.emit("join", vec![json!(room)]).await;
+        let args = self.expect("joined").await;
+        assert_eq!(args[0], json!(room));
+        args[1].as_str().expect("id is a string").to_owned()
+    }
+
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(WAIT, self.events.recv())
+            .await
+            .expect("timed out waiting for an event")
+            .expect("event channel closed")
+    }
+
+    /// The next event, which must be `name`; returns its arguments.
+    pub async fn expect(&mut self, name: &str) -> Vec<Value> {
+        let (got, args) = self.next().await;
+        assert_eq!(got, name, "expected {name}, got {got}{args:?}");
+        args
+    }
+
+    /// Asserts that nothing arrives for a while.
+    pub async fn expect_quiet(&mut self) {
+        if let Ok(Some(event)) = tokio::time::timeout(QUIET, self.events.recv()).await {
+            panic!("expected no event, got {event:?}");
+        }
+    }
+
+    pub async fn disconnect(self) {
+        self.client.disconnect().await.expect("disconnect");
+    }
+}
