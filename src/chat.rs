@@ -34,12 +34,14 @@ pub fn Chat() -> impl IntoView {
 
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     Effect::new(move || hydrated.set(true));
-    // Keep the newest line in view.
+    // Keep the newest line in view: after the next frame, once the new value is rendered.
     Effect::new(move || {
         output.track();
-        if let Some(area) = output_area.get() {
-            area.set_scroll_top(area.scroll_height());
-        }
+        request_animation_frame(move || {
+            if let Some(area) = output_area.get_untracked() {
+                area.set_scroll_top(area.scroll_height());
+            }
+        });
     });
 
     let on_socket_event = move |event: SocketEvent| match event {

@@ -19,7 +19,7 @@ pub struct Config {
 
     /// Log file, written besides stdout; an empty value turns it off.
     #[arg(long, env = "SIGNALROOM_LOG_FILE", default_value = "app.log")]
-    pub log_file: PathBuf,
+    pub log_file: String,
 
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax (e.g. `info`, `signalroom=debug`).
     #[arg(long, env = "SIGNALROOM_LOG_LEVEL", default_value = "info")]

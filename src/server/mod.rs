@@ -26,6 +26,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    // Leptos spawns its rendering tasks through this; a second `run` in one process finds it set.
+    let _ = any_spawner::Executor::init_tokio();
     let (socketio_layer, io) = SocketIo::builder()
         .max_payload(config.max_payload)
         .max_buffer_size(config.send_buffer)

@@ -183,6 +183,6 @@ mod tests {
         assert_eq!(rooms.leave_all(&1), vec![(room("a"), 0), (room("b"), 1)]);
         assert_eq!(rooms.leave_all(&1), vec![]);
         assert_eq!(rooms.room_count(), 1);
-        assert!(rooms.rooms_of.get(&1).is_none());
+        assert!(!rooms.rooms_of.contains_key(&1));
     }
 }

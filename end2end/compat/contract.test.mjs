@@ -1,0 +1,173 @@
+// The tutorial's wire contract, spoken by the Socket.IO clients real users have: socket.io-client
+// 2.x (what the tutorial's page loads) and 4.x, over each transport, against a running server.
+// SIGNALROOM_URL says where (scripts/test.sh starts the server and sets it).
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import io2 from 'socket.io-client-v2';
+import { io as io4 } from 'socket.io-client-v4';
+
+const URL = process.env.SIGNALROOM_URL ?? 'http://127.0.0.1:9980';
+const EVENTS = ['joined', 'leaved', 'bye', 'message', 'refused'];
+const WAIT_MS = 10_000;
+
+const flavours = {
+  'socket.io-client 2.x, polling then websocket': () => io2(URL, { forceNew: true, reconnection: false }),
+  'socket.io-client 2.x, websocket': () =>
+    io2(URL, { forceNew: true, reconnection: false, transports: ['websocket'] }),
+  'socket.io-client 4.x, polling then websocket': () => io4(URL, { forceNew: true, reconnection: false }),
+  'socket.io-client 4.x, websocket': () =>
+    io4(URL, { forceNew: true, reconnection: false, transports: ['websocket'] }),
+  'socket.io-client 4.x, polling': () =>
+    io4(URL, { forceNew: true, reconnection: false, transports: ['polling'] }),
+};
+
+const open = new Set();
+after(() => open.forEach((s) => s.close()));
+
+/** A connected client that records every contract event in arrival order. */
+async function client(make) {
+  const socket = make();
+  open.add(socket);
+  const queue = [];
+  let waiter = null;
+  for (const name of EVENTS) {
+    socket.on(name, (...args) => {
+      queue.push({ name, args });
+      if (waiter) waiter();
+    });
+  }
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const next = async () => {
+    const deadline = Date.now() + WAIT_MS;
+    while (queue.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('timed out waiting for an event');
+      await new Promise((resolve) => {
+        waiter = resolve;
+        setTimeout(resolve, left);
+      });
+      waiter = null;
+    }
+    return queue.shift();
+  };
+  return {
+    socket,
+    emit: (...args) => socket.emit(...args),
+    async expect(name) {
+      const event = await next();
+      assert.equal(event.name, name, `expected ${name}, got ${JSON.stringify(event)}`);
+      return event.args;
+    },
+    async quiet(ms = 300) {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      assert.deepEqual(queue, [], 'expected no further events');
+    },
+    async join(room) {
+      socket.emit('join', room);
+      const [joinedRoom, id] = await this.expect('joined');
+      assert.equal(joinedRoom, room);
+      return id;
+    },
+    close() {
+      socket.close();
+      open.delete(socket);
+    },
+  };
+}
+
+let roomSeq = 0;
+const freshRoom = () => `compat-${process.pid}-${roomSeq++}`;
+
+for (const [flavour, make] of Object.entries(flavours)) {
+  describe(flavour, () => {
+    test('join, message to all (sender included), leave with bye and leaved', async () => {
+      const room = freshRoom();
+      const alice = await client(make);
+      const bob = await client(make);
+      const aliceId = await alice.join(room);
+      const bobId = await bob.join(room);
+      assert.notEqual(aliceId, bobId);
+
+      alice.emit('message', room, 'Chrome:hello 中文 🎉');
+      for (const c of [alice, bob]) {
+        assert.deepEqual(await c.expect('message'), [room, aliceId, 'Chrome:hello 中文 🎉']);
+      }
+
+      alice.emit('leave', room);
+      assert.deepEqual(await alice.expect('leaved'), [room, aliceId]);
+      assert.deepEqual(await bob.expect('bye'), [room, aliceId]);
+      await alice.quiet();
+      alice.close();
+      bob.close();
+    });
+
+    test('rooms are isolated', async () => {
+      const [roomA, roomB] = [freshRoom(), freshRoom()];
+      const alice = await client(make);
+      const carol = await client(make);
+      await alice.join(roomA);
+      await carol.join(roomB);
+      alice.emit('message', roomA, 'only for A');
+      assert.equal((await alice.expect('message'))[2], 'only for A');
+      await carol.quiet();
+      alice.close();
+      carol.close();
+    });
+
+    test('a disconnect without leave says bye to the room', async () => {
+      const room = freshRoom();
+      const alice = await client(make);
+      const bob = await client(make);
+      const aliceId = await alice.join(room);
+      await bob.join(room);
+      alice.close();
+      assert.deepEqual(await bob.expect('bye'), [room, aliceId]);
+      bob.close();
+    });
+
+    test('500 back-to-back messages arrive complete and in order', async () => {
+      const room = freshRoom();
+      const sender = await client(make);
+      const receiver = await client(make);
+      const senderId = await sender.join(room);
+      await receiver.join(room);
+      for (let i = 0; i < 500; i++) sender.emit('message', room, `m${i}`);
+      for (const c of [receiver, sender]) {
+        for (let i = 0; i < 500; i++) {
+          assert.deepEqual(await c.expect('message'), [room, senderId, `m${i}`]);
+        }
+      }
+      sender.close();
+      receiver.close();
+    });
+
+    test('a bad event is refused and the connection keeps working', async () => {
+      const alice = await client(make);
+      alice.emit('join', ['not', 'a', 'string']);
+      const [refusal] = await alice.expect('refused');
+      assert.equal(refusal.event, 'join');
+      assert.equal(refusal.code, 'bad_arguments');
+      await alice.join(freshRoom());
+      alice.close();
+    });
+  });
+}
+
+test('2.x and 4.x clients chat in one room', async () => {
+  const room = freshRoom();
+  const old = await client(flavours['socket.io-client 2.x, polling then websocket']);
+  const modern = await client(flavours['socket.io-client 4.x, websocket']);
+  const oldId = await old.join(room);
+  const modernId = await modern.join(room);
+  old.emit('message', room, 'from 2.x');
+  assert.deepEqual(await modern.expect('message'), [room, oldId, 'from 2.x']);
+  assert.deepEqual(await old.expect('message'), [room, oldId, 'from 2.x']);
+  modern.emit('message', room, 'from 4.x');
+  assert.deepEqual(await old.expect('message'), [room, modernId, 'from 4.x']);
+  assert.deepEqual(await modern.expect('message'), [room, modernId, 'from 4.x']);
+  old.close();
+  modern.close();
+});

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Every test: formatting and lints, unit and integration tests (cargo), then, against a release
+# server on loopback, the Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests.
+# Installs what it needs (pinned tools, Debian's Chromium, npm packages) and skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+if ! command -v chromium >/dev/null; then
+  step "installing Debian's chromium"
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium >/dev/null
+fi
+
+step "npm packages for the browser and compatibility tests"
+(cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+
+step "format and lints"
+cargo fmt --check
+cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and integration tests"
+cargo test --features ssr
+
+step "release build"
+cargo leptos build --release
+
+port=${SIGNALROOM_TEST_PORT:-9985}
+step "starting signalroom on 127.0.0.1:$port"
+target/release/signalroom --addr "127.0.0.1:$port" --log-file target/test-server.log --log-level warn &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -sf "http://127.0.0.1:$port/" >/dev/null && break
+  kill -0 $server 2>/dev/null || { echo "the server exited" >&2; exit 1; }
+  sleep 0.2
+done
+export SIGNALROOM_URL="http://127.0.0.1:$port"
+
+step "Socket.IO client compatibility (socket.io-client 2.x and 4.x)"
+(cd end2end && node --test compat/)
+
+step "browser tests (Playwright, Chromium)"
+(cd end2end && npx playwright test)
