@@ -47,11 +47,6 @@ impl Hub {
     pub fn attach(io: &SocketIo) {
         io.ns("/", on_connect.with(open_session));
     }
-
-    /// How many rooms have members (for tests and diagnostics).
-    pub fn room_count(&self) -> usize {
-        self.rooms.with(|rooms| rooms.room_count())
-    }
 }
 
 async fn open_session<A: Adapter>(

@@ -1,0 +1,94 @@
+//! The HTTP side: the server-rendered page, the site's files and opt-in directory listings.
+
+mod common;
+
+use common::start_server_with;
+use signalroom::server::Config;
+
+/// A site folder with one file in a subfolder, as cargo-leptos lays out `target/site`.
+fn site() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "signalroom-site-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(dir.join("pkg")).unwrap();
+    std::fs::write(dir.join("pkg/<odd> name.txt"), "file body").unwrap();
+    std::fs::write(dir.join("robots.txt"), "User-agent: *").unwrap();
+    dir
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+async fn get(url: String) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("request");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_page_is_server_rendered_with_the_tutorials_fields() {
+    let server = start_server_with(Config {
+        site_root: site(),
+        ..Config::default()
+    })
+    .await;
+    let (status, html) = get(format!("http://{}/", server.addr)).await;
+    assert_eq!(status, 200);
+    for needle in [
+        r#"id="username" type="text" value="Chrome""#,
+        r#"id="room" type="text" value="112222""#,
+        r#"<button id="connect">"#,
+        r#"<button id="leave" disabled>"#,
+        r#"<textarea id="output""#,
+        r#"<textarea id="input" rows="3" disabled>"#,
+        r#"<button id="send" disabled>"#,
+        "/pkg/signalroom.js",
+    ] {
+        assert!(html.contains(needle), "page lacks {needle}: {html}");
+    }
+}
+
+#[tokio::test]
+async fn site_files_are_served_and_listings_are_off_by_default() {
+    let server = start_server_with(Config {
+        site_root: site(),
+        ..Config::default()
+    })
+    .await;
+    assert_eq!(
+        get(format!("http://{}/robots.txt", server.addr)).await,
+        (200, "User-agent: *".into())
+    );
+    let file = format!("http://{}/pkg/%3Codd%3E%20name.txt", server.addr);
+    assert_eq!(get(file).await, (200, "file body".into()));
+    assert_eq!(get(format!("http://{}/pkg/", server.addr)).await.0, 404);
+    assert_eq!(
+        get(format!("http://{}/../Cargo.toml", server.addr)).await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn listings_when_enabled_show_names_as_text() {
+    let config = Config {
+        site_root: site(),
+        list_directories: true,
+        ..Config::default()
+    };
+    let server = start_server_with(config).await;
+    let (status, html) = get(format!("http://{}/pkg/", server.addr)).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"<a href="%3Codd%3E%20name.txt">&lt;odd&gt; name.txt</a>"#),
+        "{html}"
+    );
+    // Files are still files, and the page is still the page.
+    let file = format!("http://{}/pkg/%3Codd%3E%20name.txt", server.addr);
+    assert_eq!(get(file).await, (200, "file body".into()));
+    assert_eq!(get(format!("http://{}/", server.addr)).await.0, 200);
+}
