@@ -35,7 +35,10 @@ async fn joins_and_leaves_are_logged_with_member_counts() {
             assert!(log.contains("room=logged"), "{log}");
             break;
         }
-        assert!(Instant::now() < deadline, "log file lacks {expected:?}:\n{log}");
+        assert!(
+            Instant::now() < deadline,
+            "log file lacks {expected:?}:\n{log}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
