@@ -1,5 +1,7 @@
 //! Logging like the tutorial's log4js: every line to stdout and to a log file.
 
+use std::io::IsTerminal;
+
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
@@ -23,7 +25,7 @@ pub fn init(filter: &str, log_file: &str) -> anyhow::Result<Option<WorkerGuard>>
     };
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer())
+        .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
         .with(file_layer)
         .try_init()?;
     Ok(guard)
