@@ -182,3 +182,36 @@ async fn settings_are_applied() {
     alice.emit("message", vec![json!("r"), json!("ok")]).await;
     assert_eq!(alice.expect("message").await[2], json!("ok"));
 }
+
+#[tokio::test]
+async fn a_payload_over_the_limit_disconnects_its_sender_on_either_transport() {
+    let config = Config {
+        max_payload: 20_000,
+        ..Config::default()
+    };
+    let server = start_server_with(config).await;
+    for (label, transport) in [
+        ("websocket", TransportType::Websocket),
+        ("polling", TransportType::Polling),
+    ] {
+        let mut big = TestClient::connect_with(&server, transport).await;
+        let mut watcher = TestClient::connect(&server).await;
+        let big_id = big.join("limits").await;
+        watcher.join("limits").await;
+
+        big.client_emit_unchecked("message", vec![json!("limits"), json!("x".repeat(50_000))])
+            .await;
+        // The message is not relayed; its sender is dropped and the room is told.
+        assert_eq!(
+            watcher.expect("bye").await,
+            vec![json!("limits"), json!(big_id)],
+            "{label}"
+        );
+        watcher
+            .emit("message", vec![json!("limits"), json!("small")])
+            .await;
+        assert_eq!(watcher.expect("message").await[2], json!("small"));
+        watcher.emit("leave", vec![json!("limits")]).await;
+        watcher.expect("leaved").await;
+    }
+}

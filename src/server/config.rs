@@ -29,7 +29,8 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_LIST_DIRECTORIES")]
     pub list_directories: bool,
 
-    /// Largest Engine.IO packet accepted, in bytes.
+    /// Largest payload accepted from a client, in bytes: one long-polling request or one
+    /// WebSocket message. A client that sends more is disconnected.
     #[arg(long, env = "SIGNALROOM_MAX_PAYLOAD", default_value_t = 1_000_000)]
     pub max_payload: u64,
 

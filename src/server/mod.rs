@@ -28,8 +28,13 @@ pub async fn run(
     let addr = listener.local_addr()?;
     // Leptos spawns its rendering tasks through this; a second `run` in one process finds it set.
     let _ = any_spawner::Executor::init_tokio();
+    // engineioxide's `max_payload` bounds long-polling bodies only; the WebSocket limits are
+    // separate settings, set to the same number so the limit holds on either transport.
+    let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
     let (socketio_layer, io) = SocketIo::builder()
         .max_payload(config.max_payload)
+        .ws_max_message_size(ws_limit)
+        .ws_max_frame_size(ws_limit)
         .max_buffer_size(config.send_buffer)
         .with_state(Hub::new(config.event_queue))
         .build_layer();

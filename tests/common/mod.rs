@@ -95,6 +95,12 @@ impl TestClient {
             .expect("emit");
     }
 
+    /// Emits without asserting that the transport accepted it (for payloads the server may
+    /// refuse by closing the connection).
+    pub async fn client_emit_unchecked(&self, event: &str, args: Vec<Value>) {
+        let _ = self.client.emit(event, Payload::Text(args)).await;
+    }
+
     /// Joins `room` and returns this client's id, from `joined(room, id)`.
     pub async fn join(&mut self, room: &str) -> String {
         self.emit("join", vec![json!(room)]).await;
