@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Every test: formatting and lints, unit and integration tests (cargo), then, against a release
-# server on loopback, the Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests.
-# Installs what it needs (pinned tools, Debian's Chromium, npm packages) and skips what is there.
+# server on loopback, the Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests,
+# and last the container image (scripts/container.sh; SIGNALROOM_SKIP_CONTAINER=1 skips it).
+# Installs what it needs (pinned tools, Debian's Chromium and podman, npm packages) and skips
+# what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
-if ! command -v chromium >/dev/null; then
-  step "installing Debian's chromium"
+container=${SIGNALROOM_SKIP_CONTAINER:+skip}
+packages=()
+command -v chromium >/dev/null || packages+=(chromium)
+if [ -z "$container" ]; then
+  command -v podman >/dev/null || packages+=(podman)
+  command -v runc >/dev/null || packages+=(runc)
+  command -v debootstrap >/dev/null || packages+=(debootstrap)
+fi
+if [ ${#packages[@]} -gt 0 ]; then
+  step "installing Debian packages: ${packages[*]}"
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
   $sudo_ apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 step "npm packages for the browser and compatibility tests"
@@ -46,3 +56,9 @@ step "Socket.IO client compatibility (socket.io-client 2.x and 4.x)"
 
 step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
+
+kill $server 2>/dev/null || true
+if [ -z "$container" ]; then
+  step "container image (podman)"
+  scripts/container.sh
+fi
