@@ -42,6 +42,10 @@ pub struct Config {
     /// `overloaded`.
     #[arg(long, env = "SIGNALROOM_EVENT_QUEUE", default_value_t = 8192)]
     pub event_queue: usize,
+
+    /// On SIGTERM or Ctrl-C, seconds to let clients and requests finish before exiting anyway.
+    #[arg(long, env = "SIGNALROOM_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout: u64,
 }
 
 impl Default for Config {

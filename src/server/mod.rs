@@ -8,13 +8,16 @@ mod static_files;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
-use tracing::info;
+use tokio::sync::Notify;
+use tracing::{info, warn};
 
 pub use config::Config;
 use signaling::Hub;
@@ -42,13 +45,32 @@ pub async fn run(
 
     let app = router(leptos_options(&config, addr), config.list_directories).layer(socketio_layer);
     info!(%addr, site_root = %config.site_root.display(), "signalroom listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
+
+    // Graceful: on `shutdown`, stop accepting, send every client a disconnect, let in-flight
+    // requests finish; but never wait longer than the configured grace period for them.
+    let stopping = Arc::new(Notify::new());
+    let server = axum::serve(listener, app).with_graceful_shutdown({
+        let stopping = stopping.clone();
+        async move {
             shutdown.await;
+            stopping.notify_one();
             info!("shutting down: disconnecting clients");
+            // A Socket.IO disconnect tells each client the server ended the session (socket.io
+            // clients report "io server disconnect"); closing the engine then ends transports.
+            if let Err(err) = io.disconnect().await {
+                warn!(%err, "some clients were not told of the shutdown");
+            }
             io.close().await;
-        })
-        .await?;
+        }
+    });
+    let grace = Duration::from_secs(config.shutdown_timeout);
+    tokio::select! {
+        served = server => served?,
+        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+            warn!(seconds = config.shutdown_timeout, "shutdown grace period over; dropping remaining connections");
+        }
+    }
+    info!("stopped");
     Ok(())
 }
 

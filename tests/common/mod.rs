@@ -56,10 +56,15 @@ impl TestClient {
     }
 
     pub async fn connect_with(server: &TestServer, transport: TransportType) -> Self {
+        Self::connect_to(server.addr, transport).await
+    }
+
+    /// Connects to any server, e.g. a separately started binary.
+    pub async fn connect_to(addr: SocketAddr, transport: TransportType) -> Self {
         let (tx, events) = mpsc::unbounded_channel();
         let (connected_tx, connected) = oneshot::channel();
         let connected_tx = std::sync::Mutex::new(Some(connected_tx));
-        let client = ClientBuilder::new(format!("http://{}/", server.addr))
+        let client = ClientBuilder::new(format!("http://{addr}/"))
             .transport_type(transport)
             .reconnect(false)
             // rust_socketio lets `emit` run before the server has acknowledged the namespace
@@ -69,6 +74,14 @@ impl TestClient {
                     let _ = tx.send(());
                 }
                 async {}.boxed()
+            })
+            // Recorded as a `close` event, so tests can see the server end the connection.
+            .on(Event::Close, {
+                let tx = tx.clone();
+                move |_, _| {
+                    let _ = tx.send(("close".to_owned(), vec![]));
+                    async {}.boxed()
+                }
             })
             .on_any(move |event, payload, _| {
                 let args = match payload {
