@@ -304,3 +304,55 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, nested a few levels.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::hash_map(any::<String>(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn client_event_decoding_never_panics_and_refusals_name_the_event(
+            name in prop::sample::select(vec!["join", "leave", "message", "other", ""]),
+            args in prop::collection::vec(json(), 0..4),
+        ) {
+            match ClientEvent::decode(name, &args) {
+                Ok(event) => prop_assert_eq!(event.name(), name),
+                Err(refusal) => prop_assert_eq!(refusal.event, name),
+            }
+        }
+
+        #[test]
+        fn server_event_decoding_never_panics(
+            name in prop::sample::select(vec!["joined", "leaved", "bye", "message", "refused", "x"]),
+            args in prop::collection::vec(json(), 0..4),
+        ) {
+            let _ = ServerEvent::decode(name, &args);
+        }
+
+        #[test]
+        fn room_names_are_accepted_exactly_when_valid(name in any::<String>()) {
+            let valid = (1..=MAX_ROOM_CHARS).contains(&name.chars().count())
+                && !name.chars().any(char::is_control);
+            prop_assert_eq!(RoomName::parse(&name).is_ok(), valid);
+        }
+    }
+}

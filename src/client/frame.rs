@@ -203,3 +203,42 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::protocol::RoomName;
+    use proptest::prelude::*;
+
+    /// Text that looks like frames: a real packet-type prefix, then anything.
+    fn framelike() -> impl Strategy<Value = String> {
+        let prefix = prop::sample::select(vec![
+            "", "0", "1", "2", "3", "4", "40", "41", "42", "43", "44", "42/", "42/,", "451-",
+        ]);
+        (prefix, any::<String>()).prop_map(|(p, rest)| format!("{p}{rest}"))
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(frame in any::<String>()) {
+            let _ = decode(&frame);
+        }
+
+        #[test]
+        fn decode_never_panics_on_framelike_text(frame in framelike()) {
+            let _ = decode(&frame);
+        }
+
+        #[test]
+        fn encoded_events_decode_to_themselves(room in "[^\\p{Cc}]{1,128}", text in any::<String>()) {
+            let event = ClientEvent::Message {
+                room: RoomName::parse(&room).unwrap(),
+                data: Value::String(text),
+            };
+            let Ok(Incoming::Event { name, args }) = decode(&encode_event(&event)) else {
+                panic!("not an event");
+            };
+            prop_assert_eq!(ClientEvent::decode(&name, &args), Ok(event));
+        }
+    }
+}
