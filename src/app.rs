@@ -12,6 +12,8 @@ pub const PKG_DIR: &str = "pkg";
 
 /// The whole document, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::security::set_content_security_policy();
     let stylesheet = format!("/{PKG_DIR}/{OUTPUT_NAME}.css");
     view! {
         <!DOCTYPE html>

@@ -92,3 +92,61 @@ async fn listings_when_enabled_show_names_as_text() {
     assert_eq!(get(file).await, (200, "file body".into()));
     assert_eq!(get(format!("http://{}/", server.addr)).await.0, 200);
 }
+
+#[tokio::test]
+async fn the_page_carries_a_nonce_csp_and_safety_headers() {
+    let server = start_server_with(Config {
+        site_root: site(),
+        ..Config::default()
+    })
+    .await;
+    let response = reqwest::get(format!("http://{}/", server.addr))
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (csp, nosniff, referrer) = (
+        header("content-security-policy"),
+        header("x-content-type-options"),
+        header("referrer-policy"),
+    );
+    assert_eq!(nosniff, "nosniff");
+    assert_eq!(referrer, "no-referrer");
+    let html = response.text().await.unwrap();
+
+    // The policy's nonce is the one on the page's inline scripts, and nothing else is allowed.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect(&csp);
+    assert!(nonce.len() >= 16, "{csp}");
+    assert!(
+        html.contains(&format!(r#"<script type="module" nonce="{nonce}">"#)),
+        "{html}"
+    );
+    for directive in [
+        "default-src 'self'",
+        "'wasm-unsafe-eval'",
+        "connect-src 'self'",
+        "object-src 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp} lacks {directive}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+
+    // A second page gets a fresh nonce.
+    let again = reqwest::get(format!("http://{}/", server.addr))
+        .await
+        .unwrap();
+    let csp_again = again.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(csp, csp_again);
+}

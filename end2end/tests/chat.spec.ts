@@ -182,3 +182,17 @@ test('double-clicking Connect joins once', async ({ open }) => {
   await page.waitForTimeout(300);
   expect(await lines(page)).toEqual(['Other:once']);
 });
+
+test('the Content Security Policy is in force and the page still hydrates under it', async ({ page }) => {
+  const response = await page.goto('/');
+  expect(response?.headers()['content-security-policy']).toContain("'wasm-unsafe-eval'");
+  await expect(page.locator('.chat[data-hydrated="true"]')).toBeVisible();
+  // Script not carrying the response's nonce is refused.
+  const inline = await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.__injected = true';
+    document.head.appendChild(script);
+    return (window as unknown as { __injected?: boolean }).__injected === true;
+  });
+  expect(inline).toBe(false);
+});

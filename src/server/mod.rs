@@ -3,6 +3,7 @@
 pub mod config;
 pub mod logging;
 pub mod rooms;
+pub mod security;
 pub mod signaling;
 mod static_files;
 
@@ -77,9 +78,10 @@ pub async fn run(
 fn router(options: LeptosOptions, list_directories: bool) -> Router {
     let site_root = std::path::PathBuf::from(options.site_root.as_ref());
     let page = leptos_axum::render_app_to_stream(move || crate::app::shell(options.clone()));
-    Router::new()
+    let router = Router::new()
         .route("/", get(page))
-        .fallback_service(static_files::service(site_root, list_directories))
+        .fallback_service(static_files::service(site_root, list_directories));
+    security::headers(router)
 }
 
 /// Leptos's settings, derived from ours rather than from environment variables, so the binary
