@@ -150,3 +150,73 @@ async fn the_page_carries_a_nonce_csp_and_safety_headers() {
         .to_owned();
     assert_ne!(csp, csp_again);
 }
+
+async fn handshake_status(server: &common::TestServer, origin: Option<&str>) -> u16 {
+    let url = format!("http://{}/socket.io/?EIO=4&transport=polling", server.addr);
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn socketio_refuses_foreign_browser_origins() {
+    let server = start_server_with(Config::default()).await;
+    let own = format!("http://{}", server.addr);
+    assert_eq!(
+        handshake_status(&server, None).await,
+        200,
+        "non-browser client"
+    );
+    assert_eq!(
+        handshake_status(&server, Some(&own)).await,
+        200,
+        "the page's own origin"
+    );
+    assert_eq!(
+        handshake_status(&server, Some("http://localhost:3000")).await,
+        200,
+        "development"
+    );
+    assert_eq!(
+        handshake_status(&server, Some("https://evil.example")).await,
+        403
+    );
+    assert_eq!(handshake_status(&server, Some("null")).await, 403);
+    // Pages and files are not affected.
+    let page = reqwest::Client::new()
+        .get(format!("http://{}/", server.addr))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn allowed_origins_can_be_listed_or_opened() {
+    let config = Config {
+        allowed_origins: vec!["https://chat.example.com".into()],
+        ..Config::default()
+    };
+    let server = start_server_with(config).await;
+    assert_eq!(
+        handshake_status(&server, Some("https://chat.example.com")).await,
+        200
+    );
+    assert_eq!(
+        handshake_status(&server, Some("https://evil.example")).await,
+        403
+    );
+
+    let server = start_server_with(Config {
+        allowed_origins: vec!["*".into()],
+        ..Config::default()
+    })
+    .await;
+    assert_eq!(
+        handshake_status(&server, Some("https://evil.example")).await,
+        200
+    );
+}

@@ -43,6 +43,13 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_EVENT_QUEUE", default_value_t = 8192)]
     pub event_queue: usize,
 
+    /// Browser origins allowed to open Socket.IO connections, besides the page's own origin
+    /// and loopback origins (http://localhost:PORT and the like), e.g.
+    /// `https://chat.example.com`; `*` allows any. Clients that send no Origin (not browsers)
+    /// are always allowed.
+    #[arg(long, env = "SIGNALROOM_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
     /// On SIGTERM or Ctrl-C, seconds to let clients and requests finish before exiting anyway.
     #[arg(long, env = "SIGNALROOM_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,

@@ -44,7 +44,13 @@ pub async fn run(
         .build_layer();
     Hub::attach(&io);
 
-    let app = router(leptos_options(&config, addr), config.list_directories).layer(socketio_layer);
+    let origins = security::AllowedOrigins::new(&config.allowed_origins);
+    let app = router(leptos_options(&config, addr), config.list_directories)
+        .layer(socketio_layer)
+        .layer(axum::middleware::from_fn_with_state(
+            origins,
+            security::check_origin,
+        ));
     info!(%addr, site_root = %config.site_root.display(), "signalroom listening");
 
     // Graceful: on `shutdown`, stop accepting, send every client a disconnect, let in-flight

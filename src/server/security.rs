@@ -1,9 +1,16 @@
-//! Browser-facing protection: a Content Security Policy on the page and headers on every
-//! response.
+//! Browser-facing protection: which origins may open Socket.IO connections, a Content
+//! Security Policy on the page and headers on every response.
 
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::header::{
-    HeaderName, HeaderValue, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    HeaderName, HeaderValue, CONTENT_SECURITY_POLICY, HOST, ORIGIN, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS,
 };
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
@@ -41,4 +48,106 @@ pub fn headers(router: Router) -> Router {
     router
         .layer(always(X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(always(REFERRER_POLICY, "no-referrer"))
+}
+
+/// The browser origins allowed to open Socket.IO connections (a defence against other sites'
+/// pages using a visitor's browser to connect).
+#[derive(Debug, Clone, Default)]
+pub struct AllowedOrigins {
+    any: bool,
+    listed: Arc<[String]>,
+}
+
+impl AllowedOrigins {
+    /// From `--allowed-origins`: exact origins such as `https://chat.example.com`, or `*`.
+    pub fn new(origins: &[String]) -> Self {
+        let normal = |o: &String| o.trim().trim_end_matches('/').to_ascii_lowercase();
+        Self {
+            any: origins.iter().any(|o| o.trim() == "*"),
+            listed: origins
+                .iter()
+                .map(normal)
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Whether a request with this `Origin`, made to this `Host`, may connect.
+    pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
+        let origin = origin.to_ascii_lowercase();
+        let Some((_scheme, authority)) = origin.split_once("://") else {
+            return self.any; // `null` and other opaque origins
+        };
+        self.any
+            || host.is_some_and(|host| host.eq_ignore_ascii_case(authority))
+            || is_loopback(authority)
+            || self.listed.contains(&origin)
+    }
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port: development pages.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Middleware: refuses Socket.IO requests from browser origins that are not allowed, before
+/// any session exists. Requests without an `Origin` (non-browser clients) pass.
+pub async fn check_origin(
+    State(allowed): State<AllowedOrigins>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/socket.io/") {
+        let header = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        if let Some(origin) = header(ORIGIN) {
+            if !allowed.allows(origin, header(HOST)) {
+                tracing::warn!(
+                    origin,
+                    "refused a Socket.IO connection from a foreign origin"
+                );
+                return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_loopback_and_listed_origins_are_allowed() {
+        let allowed = AllowedOrigins::new(&["https://Chat.Example.com/".into()]);
+        let host = Some("signal.example.org:8443");
+        assert!(allowed.allows("https://signal.example.org:8443", host));
+        assert!(allowed.allows("https://chat.example.com", host));
+        assert!(allowed.allows("http://localhost:3000", host));
+        assert!(allowed.allows("http://127.0.0.1:9980", host));
+        assert!(allowed.allows("http://[::1]:9980", host));
+        assert!(!allowed.allows("https://evil.example", host));
+        assert!(!allowed.allows("https://signal.example.org", host)); // other port
+        assert!(!allowed.allows("https://localhost.evil.example", host));
+        assert!(!allowed.allows("null", host));
+    }
+
+    #[test]
+    fn a_star_allows_any_origin() {
+        let allowed = AllowedOrigins::new(&["*".into()]);
+        assert!(allowed.allows("https://anywhere.example", None));
+        assert!(allowed.allows("null", None));
+    }
 }
