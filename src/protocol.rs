@@ -231,6 +231,8 @@ pub enum RefusalCode {
     NotMember,
     BinaryUnsupported,
     Overloaded,
+    RateLimited,
+    TooManyRooms,
 }
 
 impl RefusalCode {
@@ -244,6 +246,8 @@ impl RefusalCode {
             Self::NotMember => "you are not in that room",
             Self::BinaryUnsupported => "binary payloads are not supported",
             Self::Overloaded => "too many events queued for this connection; slow down",
+            Self::RateLimited => "too many events per second; slow down or be disconnected",
+            Self::TooManyRooms => "you are in as many rooms as one connection may be",
         }
     }
 }

@@ -2,14 +2,20 @@
 
 mod common;
 
-use common::{start_server, TestClient};
+use common::{start_server, start_server_with, TestClient};
 use serde_json::json;
+use signalroom::server::Config;
 
 const MESSAGES: usize = 5_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_back_to_back_messages_arrive_complete_and_in_order() {
-    let server = start_server().await;
+    // Above the default burst: this test is about order, not the rate limit.
+    let server = start_server_with(Config {
+        event_rate: 0.0,
+        ..Config::default()
+    })
+    .await;
     let mut sender = TestClient::connect(&server).await;
     let mut receiver = TestClient::connect(&server).await;
     let sender_id = sender.join("order").await;

@@ -43,6 +43,23 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_EVENT_QUEUE", default_value_t = 8192)]
     pub event_queue: usize,
 
+    /// Events per second one client may send, sustained; more are refused with
+    /// `rate_limited`, and a client that keeps going is disconnected. 0 means no limit.
+    #[arg(long, env = "SIGNALROOM_EVENT_RATE", default_value_t = 100.0)]
+    pub event_rate: f64,
+
+    /// Events one client may send at once, above the sustained rate.
+    #[arg(long, env = "SIGNALROOM_EVENT_BURST", default_value_t = 1000)]
+    pub event_burst: u32,
+
+    /// Rooms one client may be in at once; a join beyond gets `too_many_rooms`.
+    #[arg(long, env = "SIGNALROOM_MAX_ROOMS_PER_CLIENT", default_value_t = 32)]
+    pub max_rooms_per_client: usize,
+
+    /// Clients connected at once; further ones are refused at connect ("server full").
+    #[arg(long, env = "SIGNALROOM_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
     /// Browser origins allowed to open Socket.IO connections, besides the page's own origin
     /// and loopback origins (http://localhost:PORT and the like), e.g.
     /// `https://chat.example.com`; `*` allows any. Clients that send no Origin (not browsers)

@@ -1,6 +1,7 @@
 //! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
 
 pub mod config;
+pub mod limits;
 pub mod logging;
 pub mod rooms;
 pub mod security;
@@ -40,7 +41,7 @@ pub async fn run(
         .ws_max_message_size(ws_limit)
         .ws_max_frame_size(ws_limit)
         .max_buffer_size(config.send_buffer)
-        .with_state(Hub::new(config.event_queue))
+        .with_state(Hub::new(&config))
         .build_layer();
     Hub::attach(&io);
 

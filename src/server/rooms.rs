@@ -15,6 +15,8 @@ pub enum Joined {
     Added { members: usize },
     /// The member was already in the room; nothing changed.
     AlreadyMember { members: usize },
+    /// The member is in `limit` rooms already; nothing changed.
+    TooManyRooms { limit: usize },
 }
 
 /// What a leave did.
@@ -43,11 +45,16 @@ impl<M> Default for Rooms<M> {
 }
 
 impl<M: Ord + Hash + Clone> Rooms<M> {
-    pub fn join(&mut self, member: &M, room: &RoomName) -> Joined {
-        let set = self.members.entry(room.clone()).or_default();
-        if !set.insert(member.clone()) {
+    /// Adds `member` to `room`, unless that would put it in more than `max_rooms` rooms.
+    pub fn join(&mut self, member: &M, room: &RoomName, max_rooms: usize) -> Joined {
+        if let Some(set) = self.members.get(room).filter(|set| set.contains(member)) {
             return Joined::AlreadyMember { members: set.len() };
         }
+        if self.rooms_of.get(member).map_or(0, BTreeSet::len) >= max_rooms {
+            return Joined::TooManyRooms { limit: max_rooms };
+        }
+        let set = self.members.entry(room.clone()).or_default();
+        set.insert(member.clone());
         self.rooms_of
             .entry(member.clone())
             .or_default()
@@ -144,10 +151,10 @@ mod tests {
     #[test]
     fn join_counts_members_and_is_idempotent() {
         let mut rooms = Rooms::default();
-        assert_eq!(rooms.join(&1, &room("a")), Joined::Added { members: 1 });
-        assert_eq!(rooms.join(&2, &room("a")), Joined::Added { members: 2 });
+        assert_eq!(rooms.join(&1, &room("a"), 8), Joined::Added { members: 1 });
+        assert_eq!(rooms.join(&2, &room("a"), 8), Joined::Added { members: 2 });
         assert_eq!(
-            rooms.join(&2, &room("a")),
+            rooms.join(&2, &room("a"), 8),
             Joined::AlreadyMember { members: 2 }
         );
         assert!(rooms.is_member(&1, &room("a")));
@@ -155,10 +162,28 @@ mod tests {
     }
 
     #[test]
+    fn a_member_can_be_in_at_most_max_rooms() {
+        let mut rooms = Rooms::default();
+        assert_eq!(rooms.join(&1, &room("a"), 2), Joined::Added { members: 1 });
+        assert_eq!(rooms.join(&1, &room("b"), 2), Joined::Added { members: 1 });
+        assert_eq!(
+            rooms.join(&1, &room("c"), 2),
+            Joined::TooManyRooms { limit: 2 }
+        );
+        assert_eq!(
+            rooms.join(&1, &room("a"), 2),
+            Joined::AlreadyMember { members: 1 }
+        );
+        assert_eq!(rooms.member_count(&room("c")), 0);
+        rooms.leave(&1, &room("a"));
+        assert_eq!(rooms.join(&1, &room("c"), 2), Joined::Added { members: 1 });
+    }
+
+    #[test]
     fn leave_of_a_room_not_joined_changes_nothing() {
         let mut rooms = Rooms::default();
         assert_eq!(rooms.leave(&1, &room("a")), Left::NotMember);
-        rooms.join(&1, &room("a"));
+        rooms.join(&1, &room("a"), 8);
         assert_eq!(rooms.leave(&2, &room("a")), Left::NotMember);
         assert_eq!(rooms.member_count(&room("a")), 1);
     }
@@ -166,8 +191,8 @@ mod tests {
     #[test]
     fn last_leave_drops_the_room() {
         let mut rooms = Rooms::default();
-        rooms.join(&1, &room("a"));
-        rooms.join(&2, &room("a"));
+        rooms.join(&1, &room("a"), 8);
+        rooms.join(&2, &room("a"), 8);
         assert_eq!(rooms.leave(&1, &room("a")), Left::Removed { remaining: 1 });
         assert_eq!(rooms.leave(&1, &room("a")), Left::NotMember);
         assert_eq!(rooms.leave(&2, &room("a")), Left::Removed { remaining: 0 });
@@ -177,9 +202,9 @@ mod tests {
     #[test]
     fn leave_all_reports_every_room_and_leaves_no_trace() {
         let mut rooms = Rooms::default();
-        rooms.join(&1, &room("a"));
-        rooms.join(&1, &room("b"));
-        rooms.join(&2, &room("b"));
+        rooms.join(&1, &room("a"), 8);
+        rooms.join(&1, &room("b"), 8);
+        rooms.join(&2, &room("b"), 8);
         assert_eq!(rooms.leave_all(&1), vec![(room("a"), 0), (room("b"), 1)]);
         assert_eq!(rooms.leave_all(&1), vec![]);
         assert_eq!(rooms.room_count(), 1);

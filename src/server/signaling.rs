@@ -10,8 +10,9 @@
 //! broadcast is awaited before the next starts, that also holds for an adapter whose broadcasts
 //! really are asynchronous (a Redis one).
 
-use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde_json::Value as Json;
 use socketioxide::adapter::Adapter;
@@ -22,22 +23,48 @@ use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use super::limits::TokenBucket;
 use super::rooms::{Joined, Left, RoomRegistry};
+use super::Config;
 use crate::protocol::{ClientEvent, Refusal, RefusalCode, RoomName, ServerEvent};
 
 /// State shared by every connection: a cheap-to-clone handle.
 #[derive(Clone)]
 pub struct Hub {
     rooms: RoomRegistry<Sid>,
+    /// Connected sockets, for `max_connections`.
+    connections: Arc<AtomicUsize>,
+    settings: Arc<Settings>,
+}
+
+/// The per-connection limits, from [`Config`].
+struct Settings {
     queue_capacity: usize,
+    event_rate: f64,
+    event_burst: u32,
+    max_rooms: usize,
+    max_connections: usize,
+}
+
+/// Why a connection was refused before its session began.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectRefused {
+    #[error("the server is full")]
+    Full,
 }
 
 impl Hub {
-    /// `queue_capacity` bounds how many received events may wait for one socket's session task.
-    pub fn new(queue_capacity: usize) -> Self {
+    pub fn new(config: &Config) -> Self {
         Self {
             rooms: RoomRegistry::default(),
-            queue_capacity: queue_capacity.max(1),
+            connections: Arc::default(),
+            settings: Arc::new(Settings {
+                queue_capacity: config.event_queue.max(1),
+                event_rate: config.event_rate,
+                event_burst: config.event_burst,
+                max_rooms: config.max_rooms_per_client,
+                max_connections: config.max_connections,
+            }),
         }
     }
 
@@ -52,9 +79,27 @@ impl Hub {
 async fn open_session<A: Adapter>(
     socket: SocketRef<A>,
     State(hub): State<Hub>,
-) -> Result<(), Infallible> {
-    let (tx, rx) = mpsc::channel(hub.queue_capacity);
-    socket.on_fallback(Inbox { tx: tx.clone() });
+) -> Result<(), ConnectRefused> {
+    let limits = &hub.settings;
+    if hub.connections.fetch_add(1, Ordering::SeqCst) >= limits.max_connections {
+        hub.connections.fetch_sub(1, Ordering::SeqCst);
+        warn!(
+            limit = limits.max_connections,
+            "connection refused: the server is full"
+        );
+        return Err(ConnectRefused::Full);
+    }
+    let (tx, rx) = mpsc::channel(limits.queue_capacity);
+    socket.on_fallback(Inbox {
+        tx: tx.clone(),
+        bucket: Mutex::new(TokenBucket::new(
+            limits.event_rate,
+            limits.event_burst,
+            Instant::now(),
+        )),
+        strikes: AtomicU32::new(0),
+        strike_limit: limits.event_burst,
+    });
     socket.on_disconnect(async move |reason: DisconnectReason| {
         // Awaited, not `try_send`: the session must learn of the disconnect even when its queue
         // is full, or the socket's rooms would never be cleaned up.
@@ -76,9 +121,47 @@ enum Command {
 }
 
 /// The socket's one event handler: decodes synchronously and queues, keeping arrival order.
-#[derive(Clone)]
 struct Inbox {
     tx: mpsc::Sender<Command>,
+    /// The event rate limit. Only this socket's read path takes the lock: never contended.
+    bucket: Mutex<TokenBucket>,
+    /// Events refused in a row for the rate; past `strike_limit` the client is disconnected.
+    strikes: AtomicU32,
+    strike_limit: u32,
+}
+
+impl Inbox {
+    /// Whether the rate limit lets one more event in; refuses or disconnects when not.
+    fn admit<A: Adapter>(&self, socket: &Arc<Socket<A>>, value: &Value) -> bool {
+        let allowed = self
+            .bucket
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(Instant::now());
+        if allowed {
+            self.strikes.store(0, Ordering::Relaxed);
+            return true;
+        }
+        if self.strikes.fetch_add(1, Ordering::Relaxed) + 1 > self.strike_limit {
+            warn!(id = %socket.id, "disconnecting a client that kept exceeding the event rate");
+            let _ = socket.clone().disconnect();
+        } else {
+            let name = event_name(value).unwrap_or_default();
+            let refusal = ServerEvent::Refused(Refusal::new(&name, RefusalCode::RateLimited));
+            let _ = socket.emit(refusal.name(), &refusal);
+        }
+        false
+    }
+}
+
+/// The event name of a raw event packet, if it has one.
+fn event_name(value: &Value) -> Option<String> {
+    let raw = value.as_str()?;
+    let mut items = serde_json::Deserializer::from_str(raw).into_iter::<Json>();
+    match items.next()?.ok()? {
+        Json::Array(items) => items.into_iter().next()?.as_str().map(str::to_owned),
+        _ => None,
+    }
 }
 
 /// Marker type for [`Inbox`]'s [`MessageHandler`] impl.
@@ -86,6 +169,9 @@ pub struct Ordered;
 
 impl<A: Adapter> MessageHandler<A, Ordered> for Inbox {
     fn call(&self, socket: Arc<Socket<A>>, value: Value, _ack_id: Option<i64>) {
+        if !self.admit(&socket, &value) {
+            return;
+        }
         let command = Command::Event(decode(&value));
         match self.tx.try_send(command) {
             Ok(()) => {}
@@ -136,19 +222,29 @@ impl<A: Adapter> Session<A> {
                 }
             }
         }
+        self.hub.connections.fetch_sub(1, Ordering::SeqCst);
     }
 
     async fn handle(&self, event: ClientEvent) {
         let id = self.socket.id;
         match event {
             ClientEvent::Join { room } => {
-                match self.hub.rooms.with(|rooms| rooms.join(&id, &room)) {
+                let max_rooms = self.hub.settings.max_rooms;
+                match self
+                    .hub
+                    .rooms
+                    .with(|rooms| rooms.join(&id, &room, max_rooms))
+                {
                     Joined::Added { members } => {
                         self.socket.join(room.to_string());
                         info!(%id, %room, members, "joined; the number of users in the room is {members}");
                     }
                     Joined::AlreadyMember { members } => {
                         debug!(%id, %room, members, "join of a room already joined");
+                    }
+                    Joined::TooManyRooms { limit } => {
+                        debug!(%id, %room, limit, "join refused: too many rooms");
+                        return self.refuse(Refusal::new("join", RefusalCode::TooManyRooms));
                     }
                 }
                 self.reply(ServerEvent::Joined {

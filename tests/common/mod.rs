@@ -61,6 +61,13 @@ impl TestClient {
 
     /// Connects to any server, e.g. a separately started binary.
     pub async fn connect_to(addr: SocketAddr, transport: TransportType) -> Self {
+        Self::try_connect(addr, transport)
+            .await
+            .expect("connect timed out")
+    }
+
+    /// Connects, or returns `None` if the server does not accept the namespace connection.
+    pub async fn try_connect(addr: SocketAddr, transport: TransportType) -> Option<Self> {
         let (tx, events) = mpsc::unbounded_channel();
         let (connected_tx, connected) = oneshot::channel();
         let connected_tx = std::sync::Mutex::new(Some(connected_tx));
@@ -94,11 +101,14 @@ impl TestClient {
             .connect()
             .await
             .expect("connect");
-        tokio::time::timeout(WAIT, connected)
-            .await
-            .expect("connect timed out")
-            .unwrap();
-        Self { client, events }
+        // A refused connection never gets the namespace acknowledgement.
+        match tokio::time::timeout(Duration::from_secs(2), connected).await {
+            Ok(Ok(())) => Some(Self { client, events }),
+            _ => {
+                let _ = client.disconnect().await;
+                None
+            }
+        }
     }
 
     pub async fn emit(&self, event: &str, args: Vec<Value>) {

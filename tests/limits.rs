@@ -1,0 +1,132 @@
+//! Per-client limits: event rate (refused, then disconnected), rooms per client, connections.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{start_server_with, TestClient};
+use rust_socketio::TransportType;
+use serde_json::json;
+use signalroom::server::Config;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_over_the_rate_are_refused_and_the_client_recovers() {
+    let config = Config {
+        event_rate: 5.0,
+        event_burst: 20,
+        ..Config::default()
+    };
+    let server = start_server_with(config).await;
+    let mut alice = TestClient::connect(&server).await;
+    alice.join("rate").await; // 1 token
+
+    for i in 0..30 {
+        alice.emit("message", vec![json!("rate"), json!(i)]).await;
+    }
+    let (mut delivered, mut refused) = (0, 0);
+    for _ in 0..30 {
+        let (name, args) = alice.next().await;
+        match name.as_str() {
+            "message" => delivered += 1,
+            "refused" => {
+                assert_eq!(args[0]["code"], json!("rate_limited"));
+                assert_eq!(args[0]["event"], json!("message"));
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // 19 tokens were left; at 5 per second a token or two may come back meanwhile.
+    assert!((19..=21).contains(&delivered), "delivered {delivered}");
+    assert_eq!(delivered + refused, 30);
+
+    // After a pause the client sends again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    alice
+        .emit("message", vec![json!("rate"), json!("after")])
+        .await;
+    assert_eq!(alice.expect("message").await[2], json!("after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_keeps_flooding_is_disconnected_and_others_keep_chatting() {
+    let config = Config {
+        event_rate: 5.0,
+        event_burst: 20,
+        ..Config::default()
+    };
+    let server = start_server_with(config).await;
+    let mut flooder = TestClient::connect(&server).await;
+    let mut bob = TestClient::connect(&server).await;
+    let flooder_id = flooder.join("flood").await;
+    bob.join("flood").await;
+
+    for i in 0..200 {
+        flooder
+            .client_emit_unchecked("message", vec![json!("flood"), json!(i)])
+            .await;
+    }
+    // Bob sees at most the burst, then the flooder's bye.
+    let mut seen = 0;
+    loop {
+        let (name, args) = bob.next().await;
+        match name.as_str() {
+            "message" => seen += 1,
+            "bye" => {
+                assert_eq!(args[1], json!(flooder_id));
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(seen <= 21, "saw {seen}");
+    bob.emit("message", vec![json!("flood"), json!("still fine")])
+        .await;
+    assert_eq!(bob.expect("message").await[2], json!("still fine"));
+}
+
+#[tokio::test]
+async fn a_client_may_be_in_a_limited_number_of_rooms() {
+    let server = start_server_with(Config {
+        max_rooms_per_client: 2,
+        ..Config::default()
+    })
+    .await;
+    let mut alice = TestClient::connect(&server).await;
+    alice.join("one").await;
+    alice.join("two").await;
+    alice.emit("join", vec![json!("three")]).await;
+    let refusal = alice.expect("refused").await;
+    assert_eq!(refusal[0]["code"], json!("too_many_rooms"));
+    alice.emit("leave", vec![json!("one")]).await;
+    alice.expect("leaved").await;
+    alice.join("three").await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_until_one_leaves() {
+    let server = start_server_with(Config {
+        max_connections: 2,
+        ..Config::default()
+    })
+    .await;
+    let first = TestClient::connect(&server).await;
+    let _second = TestClient::connect(&server).await;
+    assert!(
+        TestClient::try_connect(server.addr, TransportType::Websocket)
+            .await
+            .is_none()
+    );
+
+    first.disconnect().await;
+    // The slot frees once the server has cleaned up the first session.
+    let mut third = None;
+    for _ in 0..50 {
+        third = TestClient::try_connect(server.addr, TransportType::Websocket).await;
+        if third.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    third.expect("a slot freed").join("after").await;
+}
