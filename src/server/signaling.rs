@@ -156,9 +156,7 @@ impl Inbox {
 
 /// The event name of a raw event packet, if it has one.
 fn event_name(value: &Value) -> Option<String> {
-    let raw = value.as_str()?;
-    let mut items = serde_json::Deserializer::from_str(raw).into_iter::<Json>();
-    match items.next()?.ok()? {
+    match serde_json::from_str::<Json>(value.as_str()?).ok()? {
         Json::Array(items) => items.into_iter().next()?.as_str().map(str::to_owned),
         _ => None,
     }
