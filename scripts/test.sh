@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: formatting and lints, unit and integration tests (cargo), then, against a release
+# Every test: formatting and lints, unit and integration tests (cargo), a bounded fuzzing run of
+# the decoders (scripts/fuzz.sh), then, against a release
 # server on loopback, the Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests,
 # and last the container image (scripts/container.sh; SIGNALROOM_SKIP_CONTAINER=1 skips it).
 # Installs what it needs (pinned tools, Debian's Chromium and podman, npm packages) and skips
@@ -35,6 +36,9 @@ cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warn
 
 step "unit and integration tests"
 cargo test --features ssr
+
+step "fuzzing the decoders (fixed seed, bounded)"
+scripts/fuzz.sh
 
 step "release build"
 cargo leptos build --release
