@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Every test: formatting and lints, unit and integration tests (cargo), a bounded fuzzing run of
-# the decoders (scripts/fuzz.sh), then, against a release
-# server on loopback, the Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests,
-# and last the container image (scripts/container.sh; SIGNALROOM_SKIP_CONTAINER=1 skips it).
+# Every test: formatting and lints, unit and integration tests (cargo), a bounded fuzzing run
+# of the decoders (scripts/fuzz.sh), then, against a release server on loopback, the
+# Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests, and last the
+# container image (scripts/container.sh; SIGNALROOM_SKIP_CONTAINER=1 skips it).
 # Installs what it needs (pinned tools, Debian's Chromium and podman, npm packages) and skips
 # what is there.
 set -euo pipefail
