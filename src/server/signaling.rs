@@ -26,7 +26,7 @@ use tracing::{debug, info, warn};
 use super::limits::TokenBucket;
 use super::rooms::{Joined, Left, RoomRegistry};
 use super::Config;
-use crate::protocol::{ClientEvent, Refusal, RefusalCode, RoomName, ServerEvent};
+use crate::protocol::{event, ClientEvent, Refusal, RefusalCode, RoomName, ServerEvent};
 
 /// State shared by every connection: a cheap-to-clone handle.
 #[derive(Clone)]
@@ -105,7 +105,8 @@ async fn open_session<A: Adapter>(
         // is full, or the socket's rooms would never be cleaned up.
         let _ = tx.send(Command::Disconnect(reason)).await;
     });
-    tokio::spawn(Session { socket, hub }.run(rx));
+    let id = socket.id.to_string();
+    tokio::spawn(Session { socket, id, hub }.run(rx));
     Ok(())
 }
 
@@ -146,12 +147,20 @@ impl Inbox {
             warn!(id = %socket.id, "disconnecting a client that kept exceeding the event rate");
             let _ = socket.clone().disconnect();
         } else {
-            let name = event_name(value).unwrap_or_default();
-            let refusal = ServerEvent::Refused(Refusal::new(&name, RefusalCode::RateLimited));
-            let _ = socket.emit(refusal.name(), &refusal);
+            refuse_now(
+                socket,
+                &event_name(value).unwrap_or_default(),
+                RefusalCode::RateLimited,
+            );
         }
         false
     }
+}
+
+/// Refuses from the read path, ahead of the queue: used only when the event cannot be queued.
+fn refuse_now<A: Adapter>(socket: &Socket<A>, event: &str, code: RefusalCode) {
+    let refusal = ServerEvent::Refused(Refusal::new(event, code));
+    let _ = socket.emit(refusal.name(), &refusal);
 }
 
 /// The event name of a raw event packet, if it has one.
@@ -178,8 +187,7 @@ impl<A: Adapter> MessageHandler<A, Ordered> for Inbox {
                     .as_ref()
                     .map_or_else(|r| r.event.clone(), |e| e.name().into());
                 warn!(id = %socket.id, event = %name, "event queue full; refusing event");
-                let refusal = ServerEvent::Refused(Refusal::new(&name, RefusalCode::Overloaded));
-                let _ = socket.emit(refusal.name(), &refusal);
+                refuse_now(&socket, &name, RefusalCode::Overloaded);
             }
             Err(_) => {} // The session has ended: the socket is going away.
         }
@@ -205,6 +213,8 @@ fn decode(value: &Value) -> Result<ClientEvent, Refusal> {
 /// One connected socket's event loop.
 struct Session<A: Adapter> {
     socket: SocketRef<A>,
+    /// `socket.id` as sent in events, formatted once rather than per event.
+    id: String,
     hub: Hub,
 }
 
@@ -242,12 +252,12 @@ impl<A: Adapter> Session<A> {
                     }
                     Joined::TooManyRooms { limit } => {
                         debug!(%id, %room, limit, "join refused: too many rooms");
-                        return self.refuse(Refusal::new("join", RefusalCode::TooManyRooms));
+                        return self.refuse(Refusal::new(event::JOIN, RefusalCode::TooManyRooms));
                     }
                 }
                 self.reply(ServerEvent::Joined {
                     room: room.to_string(),
-                    id: id.to_string(),
+                    id: self.id.clone(),
                 });
             }
             ClientEvent::Leave { room } => {
@@ -258,19 +268,21 @@ impl<A: Adapter> Session<A> {
                         self.bye(&room).await;
                         self.reply(ServerEvent::Leaved {
                             room: room.to_string(),
-                            id: id.to_string(),
+                            id: self.id.clone(),
                         });
                     }
-                    Left::NotMember => self.refuse(Refusal::new("leave", RefusalCode::NotMember)),
+                    Left::NotMember => {
+                        self.refuse(Refusal::new(event::LEAVE, RefusalCode::NotMember))
+                    }
                 }
             }
             ClientEvent::Message { room, data } => {
                 if !self.hub.rooms.with(|rooms| rooms.is_member(&id, &room)) {
-                    return self.refuse(Refusal::new("message", RefusalCode::NotMember));
+                    return self.refuse(Refusal::new(event::MESSAGE, RefusalCode::NotMember));
                 }
                 let event = ServerEvent::Message {
                     room: room.to_string(),
-                    from: id.to_string(),
+                    from: self.id.clone(),
                     data,
                 };
                 if let Err(err) = self
@@ -297,10 +309,9 @@ impl<A: Adapter> Session<A> {
     }
 
     async fn bye(&self, room: &RoomName) {
-        let id = self.socket.id.to_string();
         let event = ServerEvent::Bye {
             room: room.to_string(),
-            id,
+            id: self.id.clone(),
         };
         if let Err(err) = self
             .socket
