@@ -77,6 +77,11 @@ pub fn Chat() -> impl IntoView {
                 socket.with_value(|s| s.as_ref().map(Socket::close));
             }
         }
+        SocketEvent::Event(ServerEvent::Closing(closing)) => {
+            // The disconnect follows; leaving the phase idle keeps this reason on screen.
+            status.set(format!("Disconnected by the server: {}", closing.message));
+            phase.set(Phase::Idle);
+        }
         SocketEvent::Closed { reason } => {
             if phase.get_untracked() != Phase::Idle {
                 status.set(format!("Disconnected: {reason}"));

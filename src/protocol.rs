@@ -3,8 +3,9 @@
 //!
 //! The tutorial's events are kept exactly: a client emits `join(room)`, `leave(room)` and
 //! `message(room, data)`; the server answers `joined(room, id)`, `leaved(room, id)`, `bye(room, id)`
-//! and `message(room, senderId, data)`. `refused` is signalroom's own addition: the one answer to
-//! an event the server will not act on, so a client always learns why.
+//! and `message(room, senderId, data)`. `refused` and `closing` are signalroom's own additions:
+//! the one answer to an event the server will not act on, and the one notice before the server
+//! ends a connection, so a client always learns why.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,6 +19,7 @@ pub mod event {
     pub const LEAVED: &str = "leaved";
     pub const BYE: &str = "bye";
     pub const REFUSED: &str = "refused";
+    pub const CLOSING: &str = "closing";
 }
 
 /// Longest room name accepted, in characters.
@@ -131,6 +133,8 @@ pub enum ServerEvent {
     },
     /// To the sender of an event the server did not act on.
     Refused(Refusal),
+    /// To a client the server is about to disconnect, just before the Socket.IO disconnect.
+    Closing(Closing),
 }
 
 impl ServerEvent {
@@ -141,6 +145,7 @@ impl ServerEvent {
             Self::Bye { .. } => event::BYE,
             Self::Message { .. } => event::MESSAGE,
             Self::Refused(_) => event::REFUSED,
+            Self::Closing(_) => event::CLOSING,
         }
     }
 
@@ -166,6 +171,7 @@ impl ServerEvent {
                 data: args.get(2)?.clone(),
             },
             event::REFUSED => Self::Refused(serde_json::from_value(args.first()?.clone()).ok()?),
+            event::CLOSING => Self::Closing(serde_json::from_value(args.first()?.clone()).ok()?),
             _ => return None,
         })
     }
@@ -193,6 +199,11 @@ impl Serialize for ServerEvent {
             Self::Refused(refusal) => {
                 let mut t = s.serialize_tuple(1)?;
                 t.serialize_element(refusal)?;
+                t.end()
+            }
+            Self::Closing(closing) => {
+                let mut t = s.serialize_tuple(1)?;
+                t.serialize_element(closing)?;
                 t.end()
             }
         }
@@ -252,6 +263,45 @@ impl RefusalCode {
     }
 }
 
+/// Why the server is ending a connection: the single argument of `closing`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closing {
+    pub code: CloseCode,
+    /// For people; the code is for programs.
+    pub message: String,
+}
+
+impl Closing {
+    pub fn new(code: CloseCode) -> Self {
+        Self {
+            message: code.describe().to_owned(),
+            code,
+        }
+    }
+}
+
+/// Machine-readable reasons for a server-side disconnect; documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseCode {
+    /// The client did not read fast enough: its send buffer filled, so it would have missed
+    /// events in the middle of the stream.
+    SlowReceiver,
+    /// The client kept sending over the event rate.
+    RateLimited,
+}
+
+impl CloseCode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SlowReceiver => {
+                "you were not reading fast enough and would have missed events; reconnect"
+            }
+            Self::RateLimited => "you kept sending events faster than the rate limit",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +357,17 @@ mod tests {
             Some(ev)
         );
     }
+
+    #[test]
+    fn closing_round_trips() {
+        let ev = ServerEvent::Closing(Closing::new(CloseCode::SlowReceiver));
+        let args = serde_json::to_value(&ev).unwrap();
+        assert_eq!(args[0]["code"], "slow_receiver");
+        assert_eq!(
+            ServerEvent::decode("closing", args.as_array().unwrap()),
+            Some(ev)
+        );
+    }
 }
 
 #[cfg(test)]
@@ -346,7 +407,7 @@ mod properties {
 
         #[test]
         fn server_event_decoding_never_panics(
-            name in prop::sample::select(vec!["joined", "leaved", "bye", "message", "refused", "x"]),
+            name in prop::sample::select(vec!["joined", "leaved", "bye", "message", "refused", "closing", "x"]),
             args in prop::collection::vec(json(), 0..4),
         ) {
             let _ = ServerEvent::decode(name, &args);

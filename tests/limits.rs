@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::raw::{Frame, RawClient};
 use common::{start_server_with, TestClient};
 use rust_socketio::TransportType;
 use serde_json::json;
@@ -80,6 +81,17 @@ async fn a_client_that_keeps_flooding_is_disconnected_and_others_keep_chatting()
         }
     }
     assert!(seen <= 21, "saw {seen}");
+    // The flooder is told why, after the messages it had sent within the limit.
+    let closing = loop {
+        let (name, args) = flooder.next().await;
+        match name.as_str() {
+            "message" | "refused" => continue,
+            "closing" => break args,
+            other => panic!("unexpected {other}"),
+        }
+    };
+    assert_eq!(closing[0]["code"], json!("rate_limited"));
+    flooder.expect("close").await;
     bob.emit("message", vec![json!("flood"), json!("still fine")])
         .await;
     assert_eq!(bob.expect("message").await[2], json!("still fine"));
@@ -129,4 +141,70 @@ async fn connections_beyond_the_limit_are_refused_until_one_leaves() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     third.expect("a slot freed").join("after").await;
+}
+
+/// A client that stops reading while a room streams: once its send buffer is full it is taken
+/// out of the room (the others get `bye`) and, when it reads again, finds an unbroken prefix of
+/// the stream, then `closing(slow_receiver)`, then the disconnect; never a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_stops_reading_is_disconnected_not_left_with_a_gap() {
+    const MESSAGES: u64 = 3000;
+    let server = start_server_with(Config {
+        send_buffer: 64,
+        event_rate: 0.0,
+        ..Config::default()
+    })
+    .await;
+    let mut stalled = RawClient::connect(server.addr).await;
+    stalled.emit("join", &[json!("stream")]).await;
+    stalled.expect("joined").await;
+    let mut sender = TestClient::connect(&server).await;
+    let mut watcher = TestClient::connect(&server).await;
+    sender.join("stream").await;
+    watcher.join("stream").await;
+
+    // 3000 × 4 KB is far more than the stalled socket's TCP buffers and 64 queued packets hold.
+    // The sender waits for its own copy every 50 messages, so the readers never fall that far.
+    let pad = "x".repeat(4096);
+    let mut bye = None;
+    let mut next_seen = 0;
+    for seq in 0..MESSAGES {
+        let data = json!({ "seq": seq, "pad": pad });
+        sender.emit("message", vec![json!("stream"), data]).await;
+        if seq % 50 == 49 || seq == MESSAGES - 1 {
+            // The sender gets its own copies, and a `bye` like the watcher.
+            while sender.next().await.1.get(2).map(|d| &d["seq"]) != Some(&json!(seq)) {}
+            while next_seen <= seq {
+                let (name, args) = watcher.next().await;
+                match name.as_str() {
+                    "message" => {
+                        assert_eq!(args[2]["seq"], json!(next_seen), "watcher saw a gap");
+                        next_seen += 1;
+                    }
+                    "bye" => bye = Some(args),
+                    other => panic!("watcher got {other}"),
+                }
+            }
+        }
+    }
+    let bye = bye.expect("the others were told the stalled client left");
+    assert_eq!(bye, vec![json!("stream"), json!(stalled.id)]);
+
+    // Now read what the stalled client was sent.
+    let mut received = 0;
+    loop {
+        match stalled.next().await {
+            Frame::Event(name, args) if name == "message" => {
+                assert_eq!(args[2]["seq"], json!(received), "gap in the stalled stream");
+                received += 1;
+            }
+            Frame::Event(name, args) if name == "closing" => {
+                assert_eq!(args[0]["code"], json!("slow_receiver"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(received < MESSAGES, "the stalled client was never cut off");
+    assert_eq!(stalled.next().await, Frame::Text("41".into()), "disconnect");
 }

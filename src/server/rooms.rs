@@ -2,7 +2,7 @@
 //! rules can be tested alone and later steps (capacity, presence, a shared store) change only
 //! this module; `signaling` turns the outcomes into Socket.IO events.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +17,8 @@ pub enum Joined {
     AlreadyMember { members: usize },
     /// The member is in `limit` rooms already; nothing changed.
     TooManyRooms { limit: usize },
+    /// The member is being disconnected (see [`Rooms::evict`]); nothing changed.
+    Closing,
 }
 
 /// What a leave did.
@@ -33,6 +35,8 @@ pub enum Left {
 pub struct Rooms<M> {
     members: HashMap<RoomName, BTreeSet<M>>,
     rooms_of: HashMap<M, BTreeSet<RoomName>>,
+    /// Members taken out of every room while their connection closes; they may not rejoin.
+    evicted: HashSet<M>,
 }
 
 impl<M> Default for Rooms<M> {
@@ -40,6 +44,7 @@ impl<M> Default for Rooms<M> {
         Self {
             members: HashMap::new(),
             rooms_of: HashMap::new(),
+            evicted: HashSet::new(),
         }
     }
 }
@@ -49,6 +54,9 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
     pub fn join(&mut self, member: &M, room: &RoomName, max_rooms: usize) -> Joined {
         if let Some(set) = self.members.get(room).filter(|set| set.contains(member)) {
             return Joined::AlreadyMember { members: set.len() };
+        }
+        if self.evicted.contains(member) {
+            return Joined::Closing;
         }
         if self.rooms_of.get(member).map_or(0, BTreeSet::len) >= max_rooms {
             return Joined::TooManyRooms { limit: max_rooms };
@@ -82,8 +90,24 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         Left::Removed { remaining }
     }
 
+    /// Forgets `member` entirely (its connection ended), returning each room it was still in
+    /// with how many remain there.
+    pub fn remove(&mut self, member: &M) -> Vec<(RoomName, usize)> {
+        self.evicted.remove(member);
+        self.leave_all(member)
+    }
+
+    /// Takes `member` out of every room and keeps it out until [`Rooms::remove`], so nothing more
+    /// is delivered to a connection being closed. `None` if it was already evicted.
+    pub fn evict(&mut self, member: &M) -> Option<Vec<(RoomName, usize)>> {
+        if !self.evicted.insert(member.clone()) {
+            return None;
+        }
+        Some(self.leave_all(member))
+    }
+
     /// Removes `member` from every room, returning each room with how many remain in it.
-    pub fn leave_all(&mut self, member: &M) -> Vec<(RoomName, usize)> {
+    fn leave_all(&mut self, member: &M) -> Vec<(RoomName, usize)> {
         let rooms = self.rooms_of.remove(member).unwrap_or_default();
         rooms
             .into_iter()
@@ -103,6 +127,13 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         self.members
             .get(room)
             .is_some_and(|set| set.contains(member))
+    }
+
+    /// Everyone in `room`, in a stable order.
+    pub fn members(&self, room: &RoomName) -> Vec<M> {
+        self.members
+            .get(room)
+            .map_or_else(Vec::new, |set| set.iter().cloned().collect())
     }
 
     pub fn member_count(&self, room: &RoomName) -> usize {
@@ -200,14 +231,29 @@ mod tests {
     }
 
     #[test]
-    fn leave_all_reports_every_room_and_leaves_no_trace() {
+    fn remove_reports_every_room_and_leaves_no_trace() {
         let mut rooms = Rooms::default();
         rooms.join(&1, &room("a"), 8);
         rooms.join(&1, &room("b"), 8);
         rooms.join(&2, &room("b"), 8);
-        assert_eq!(rooms.leave_all(&1), vec![(room("a"), 0), (room("b"), 1)]);
-        assert_eq!(rooms.leave_all(&1), vec![]);
+        assert_eq!(rooms.remove(&1), vec![(room("a"), 0), (room("b"), 1)]);
+        assert_eq!(rooms.remove(&1), vec![]);
         assert_eq!(rooms.room_count(), 1);
+        assert_eq!(rooms.members(&room("b")), vec![2]);
         assert!(!rooms.rooms_of.contains_key(&1));
+    }
+
+    #[test]
+    fn an_evicted_member_is_out_of_every_room_until_removed() {
+        let mut rooms = Rooms::default();
+        rooms.join(&1, &room("a"), 8);
+        rooms.join(&2, &room("a"), 8);
+        assert_eq!(rooms.evict(&1), Some(vec![(room("a"), 1)]));
+        assert_eq!(rooms.evict(&1), None, "evicted once only");
+        assert_eq!(rooms.members(&room("a")), vec![2]);
+        assert_eq!(rooms.join(&1, &room("b"), 8), Joined::Closing);
+        assert_eq!(rooms.remove(&1), vec![]);
+        assert!(rooms.evicted.is_empty());
+        assert_eq!(rooms.join(&1, &room("b"), 8), Joined::Added { members: 1 });
     }
 }

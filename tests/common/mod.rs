@@ -2,6 +2,8 @@
 //! event they receive, in order.
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod raw;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,0 +1,139 @@
+//! One connected socket's event loop: applies its events in the order they were sent.
+
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::Sid;
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use super::delivery::{self, Sockets};
+use super::inbox::Command;
+use super::Hub;
+use crate::protocol::{event, ClientEvent, Refusal, RefusalCode, RoomName, ServerEvent};
+use crate::server::rooms::{Joined, Left};
+
+pub(super) struct Session<A: Adapter> {
+    sid: Sid,
+    /// `sid` as sent in events, formatted once rather than per event.
+    id: String,
+    /// The socket is looked up when needed, not held: holding it would keep its handlers, and
+    /// so this session's queue, alive after a connection that failed before it began.
+    sockets: Sockets<A>,
+    hub: Hub,
+}
+
+impl<A: Adapter> Session<A> {
+    pub(super) fn new(socket: &SocketRef<A>, hub: Hub) -> Self {
+        Self {
+            sid: socket.id,
+            id: socket.id.to_string(),
+            sockets: Sockets::of(socket),
+            hub,
+        }
+    }
+
+    /// Runs until the socket disconnects, or until it is dropped without ever connecting.
+    pub(super) async fn run(self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(command) = rx.recv().await {
+            match command {
+                Command::Event(Ok(event)) => self.handle(event),
+                Command::Event(Err(refusal)) => self.refuse(refusal),
+                Command::Disconnect(reason) => {
+                    debug!(id = %self.id, ?reason, "disconnected");
+                    break;
+                }
+            }
+        }
+        self.ended();
+    }
+
+    fn handle(&self, event: ClientEvent) {
+        match event {
+            ClientEvent::Join { room } => self.join(room),
+            ClientEvent::Leave { room } => self.leave(room),
+            ClientEvent::Message { room, data } => {
+                if !self
+                    .hub
+                    .rooms
+                    .with(|rooms| rooms.is_member(&self.sid, &room))
+                {
+                    return self.refuse(Refusal::new(event::MESSAGE, RefusalCode::NotMember));
+                }
+                let event = ServerEvent::Message {
+                    room: room.to_string(),
+                    from: self.id.clone(),
+                    data,
+                };
+                delivery::to_room(&self.hub, &self.sockets, &room, &event, None);
+            }
+        }
+    }
+
+    fn join(&self, room: RoomName) {
+        let (id, max_rooms) = (&self.id, self.hub.settings.max_rooms);
+        match self
+            .hub
+            .rooms
+            .with(|rooms| rooms.join(&self.sid, &room, max_rooms))
+        {
+            Joined::Added { members } => {
+                info!(%id, %room, members, "joined; the number of users in the room is {members}");
+            }
+            Joined::AlreadyMember { members } => {
+                debug!(%id, %room, members, "join of a room already joined");
+            }
+            Joined::TooManyRooms { limit } => {
+                debug!(%id, %room, limit, "join refused: too many rooms");
+                return self.refuse(Refusal::new(event::JOIN, RefusalCode::TooManyRooms));
+            }
+            Joined::Closing => return,
+        }
+        self.reply(ServerEvent::Joined {
+            room: room.to_string(),
+            id: id.clone(),
+        });
+    }
+
+    fn leave(&self, room: RoomName) {
+        match self.hub.rooms.with(|rooms| rooms.leave(&self.sid, &room)) {
+            Left::Removed { remaining } => {
+                info!(id = %self.id, %room, remaining, "left; the number of users in the room is {remaining}");
+                self.bye(&room);
+                self.reply(ServerEvent::Leaved {
+                    room: room.to_string(),
+                    id: self.id.clone(),
+                });
+            }
+            Left::NotMember => self.refuse(Refusal::new(event::LEAVE, RefusalCode::NotMember)),
+        }
+    }
+
+    /// The connection is gone: out of every room it was still in, the others get `bye`.
+    fn ended(&self) {
+        let left = self.hub.rooms.with(|rooms| rooms.remove(&self.sid));
+        for (room, remaining) in &left {
+            info!(id = %self.id, %room, remaining, "disconnected; the number of users in the room is {remaining}");
+            self.bye(room);
+        }
+        self.hub.connection_closed();
+    }
+
+    fn bye(&self, room: &RoomName) {
+        let event = ServerEvent::Bye {
+            room: room.to_string(),
+            id: self.id.clone(),
+        };
+        delivery::to_room(&self.hub, &self.sockets, room, &event, Some(self.sid));
+    }
+
+    fn reply(&self, event: ServerEvent) {
+        if let Some(socket) = self.sockets.get(self.sid) {
+            delivery::to_socket(&self.hub, &socket, &event);
+        }
+    }
+
+    fn refuse(&self, refusal: Refusal) {
+        debug!(id = %self.id, event = %refusal.event, code = ?refusal.code, "refused");
+        self.reply(ServerEvent::Refused(refusal));
+    }
+}

@@ -1,0 +1,113 @@
+//! A WebSocket client that speaks Engine.IO/Socket.IO frames by hand, for tests that need what
+//! a well-behaved client library will not do: malformed frames, or not reading at all.
+
+use std::net::SocketAddr;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::WAIT;
+
+pub struct RawClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The Socket.IO id from the namespace CONNECT answer.
+    pub id: String,
+}
+
+/// What the server sent, one Engine.IO packet at a time, with pings already answered.
+#[derive(Debug, PartialEq)]
+pub enum Frame {
+    /// A Socket.IO event: its name and arguments.
+    Event(String, Vec<Value>),
+    /// Any other text packet, as sent.
+    Text(String),
+    Binary(Vec<u8>),
+    /// The WebSocket closed.
+    Closed,
+}
+
+impl RawClient {
+    /// Opens an Engine.IO v4 WebSocket session and connects to the `/` namespace.
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        let mut client = Self {
+            ws,
+            id: String::new(),
+        };
+        let open = client.next().await;
+        assert!(
+            matches!(&open, Frame::Text(t) if t.starts_with('0')),
+            "{open:?}"
+        );
+        client.send("40").await;
+        let Frame::Text(ack) = client.next().await else {
+            panic!("no CONNECT answer");
+        };
+        let ack: Value = serde_json::from_str(ack.strip_prefix("40").expect("CONNECT")).unwrap();
+        client.id = ack["sid"].as_str().expect("sid").to_owned();
+        client
+    }
+
+    /// Sends one text frame as given.
+    pub async fn send(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(text))
+            .await
+            .expect("send text frame");
+    }
+
+    /// Sends one binary frame; errors are ignored (the server may already have closed).
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        let _ = self.ws.send(Message::binary(bytes)).await;
+    }
+
+    /// Sends a Socket.IO event.
+    pub async fn emit(&mut self, event: &str, args: &[Value]) {
+        let mut items = vec![Value::from(event)];
+        items.extend_from_slice(args);
+        self.send(&format!("42{}", Value::Array(items))).await;
+    }
+
+    /// The next packet from the server, answering Engine.IO pings on the way.
+    pub async fn next(&mut self) -> Frame {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame");
+            match message {
+                Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                    let _ = self.ws.send(Message::text("3")).await;
+                }
+                Some(Ok(Message::Text(text))) => {
+                    return match text.strip_prefix("42") {
+                        Some(array) => match serde_json::from_str::<Vec<Value>>(array) {
+                            Ok(mut items) if !items.is_empty() => {
+                                let name = items.remove(0).as_str().unwrap_or_default().to_owned();
+                                Frame::Event(name, items)
+                            }
+                            _ => Frame::Text(text.to_string()),
+                        },
+                        None => Frame::Text(text.to_string()),
+                    };
+                }
+                Some(Ok(Message::Binary(bytes))) => return Frame::Binary(bytes.to_vec()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Frame::Closed,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next Socket.IO event, which must be `name`; returns its arguments.
+    pub async fn expect(&mut self, name: &str) -> Vec<Value> {
+        match self.next().await {
+            Frame::Event(got, args) if got == name => args,
+            other => panic!("expected {name}, got {other:?}"),
+        }
+    }
+}
