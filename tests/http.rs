@@ -220,3 +220,32 @@ async fn allowed_origins_can_be_listed_or_opened() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_counts_connections_and_rooms() {
+    let server = common::start_server().await;
+    let idle = common::health(server.addr).await;
+    assert_eq!(
+        idle,
+        serde_json::json!({"status": "ok", "connections": 0, "rooms": 0})
+    );
+
+    let mut alice = common::TestClient::connect(&server).await;
+    alice.join("a").await;
+    alice.join("b").await;
+    let busy = common::health(server.addr).await;
+    assert_eq!(
+        (busy["connections"].as_u64(), busy["rooms"].as_u64()),
+        (Some(1), Some(2))
+    );
+
+    alice.disconnect().await;
+    // The session ends just after the client's disconnect arrives.
+    for _ in 0..50 {
+        if common::health(server.addr).await == idle {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the closed session was not forgotten");
+}

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::TestClient;
@@ -15,38 +13,16 @@ use rust_socketio::TransportType;
 async fn sigterm_disconnects_clients_and_exits_cleanly() {
     let log = std::env::temp_dir().join(format!("signalroom-shutdown-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&log);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_signalroom"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--shutdown-timeout",
-            "5",
-            "--log-level",
-            "info",
-        ])
-        .arg("--log-file")
-        .arg(&log)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start signalroom");
-
-    // The bound address, from the "listening" line on stdout.
-    let stdout = child.stdout.take().unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line
-                .split("addr=")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-            {
-                let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("address"));
-            }
-        }
-    });
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server started");
+    let (mut child, addr) = common::spawn_binary(&[
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--shutdown-timeout".as_ref(),
+        "5".as_ref(),
+        "--log-level".as_ref(),
+        "info".as_ref(),
+        "--log-file".as_ref(),
+        log.as_os_str(),
+    ]);
 
     let mut websocket = TestClient::connect_to(addr, TransportType::Websocket).await;
     let mut polling = TestClient::connect_to(addr, TransportType::Polling).await;
@@ -55,7 +31,7 @@ async fn sigterm_disconnects_clients_and_exits_cleanly() {
 
     let started = Instant::now();
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -63,7 +39,7 @@ async fn sigterm_disconnects_clients_and_exits_cleanly() {
     for client in [&mut websocket, &mut polling] {
         client.expect("close").await;
     }
-    let exit = tokio::task::spawn_blocking(move || child.wait())
+    let exit = tokio::task::spawn_blocking(move || child.0.wait())
         .await
         .unwrap()
         .unwrap();

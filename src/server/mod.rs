@@ -1,6 +1,7 @@
 //! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
 
 pub mod config;
+mod health;
 pub mod limits;
 pub mod logging;
 pub mod rooms;
@@ -36,17 +37,18 @@ pub async fn run(
     // engineioxide's `max_payload` bounds long-polling bodies only; the WebSocket limits are
     // separate settings, set to the same number so the limit holds on either transport.
     let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
+    let hub = Hub::new(&config);
     let (socketio_layer, io) = SocketIo::builder()
         .max_payload(config.max_payload)
         .ws_max_message_size(ws_limit)
         .ws_max_frame_size(ws_limit)
         .max_buffer_size(config.send_buffer)
-        .with_state(Hub::new(&config))
+        .with_state(hub.clone())
         .build_layer();
     Hub::attach(&io);
 
     let origins = security::AllowedOrigins::new(&config.allowed_origins);
-    let app = router(leptos_options(&config, addr), config.list_directories)
+    let app = router(leptos_options(&config, addr), config.list_directories, hub)
         .layer(socketio_layer)
         .layer(axum::middleware::from_fn_with_state(
             origins,
@@ -82,11 +84,12 @@ pub async fn run(
     Ok(())
 }
 
-fn router(options: LeptosOptions, list_directories: bool) -> Router {
+fn router(options: LeptosOptions, list_directories: bool, hub: Hub) -> Router {
     let site_root = std::path::PathBuf::from(options.site_root.as_ref());
     let page = leptos_axum::render_app_to_stream(move || crate::app::shell(options.clone()));
     let router = Router::new()
         .route("/", get(page))
+        .route("/healthz", get(health::healthz).with_state(hub))
         .fallback_service(static_files::service(site_root, list_directories));
     security::headers(router)
 }

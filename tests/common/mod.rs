@@ -141,6 +141,14 @@ impl TestClient {
             .expect("event channel closed")
     }
 
+    /// The next event if one comes within `wait`; `Err` on timeout.
+    pub async fn try_next(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<Received>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(wait, self.events.recv()).await
+    }
+
     /// The next event, which must be `name`; returns its arguments.
     pub async fn expect(&mut self, name: &str) -> Vec<Value> {
         let (got, args) = self.next().await;
@@ -157,5 +165,55 @@ impl TestClient {
 
     pub async fn disconnect(self) {
         self.client.disconnect().await.expect("disconnect");
+    }
+}
+
+/// The server's `/healthz` answer.
+pub async fn health(addr: SocketAddr) -> Value {
+    let response = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .expect("healthz request");
+    assert_eq!(response.status().as_u16(), 200);
+    serde_json::from_str(&response.text().await.unwrap()).expect("healthz is JSON")
+}
+
+/// Starts the real `signalroom` binary with `args` (which must include `--addr 127.0.0.1:0`) and
+/// returns it with the address it bound, read from its "listening" log line (so the log level
+/// must be `info` or lower).
+pub fn spawn_binary(args: &[&std::ffi::OsStr]) -> (ServerProcess, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signalroom"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start signalroom");
+    let stdout = child.stdout.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    // Keeps reading stdout for the process's life, so its log never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line
+                .split("addr=")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+            {
+                let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("address"));
+            }
+        }
+    });
+    let child = ServerProcess(child);
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server started");
+    (child, addr)
+}
+
+/// A server process that is killed when dropped, so a failing test leaves nothing running.
+pub struct ServerProcess(pub std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

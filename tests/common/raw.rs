@@ -2,6 +2,7 @@
 //! a well-behaved client library will not do: malformed frames, or not reading at all.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -54,17 +55,19 @@ impl RawClient {
         client
     }
 
-    /// Sends one text frame as given.
+    /// Sends one text frame as given; errors are ignored (the server may already have closed).
     pub async fn send(&mut self, text: &str) {
-        self.ws
-            .send(Message::text(text))
-            .await
-            .expect("send text frame");
+        let _ = self.ws.send(Message::text(text)).await;
     }
 
     /// Sends one binary frame; errors are ignored (the server may already have closed).
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         let _ = self.ws.send(Message::binary(bytes)).await;
+    }
+
+    /// Closes the WebSocket.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
     }
 
     /// Sends a Socket.IO event.
@@ -76,16 +79,24 @@ impl RawClient {
 
     /// The next packet from the server, answering Engine.IO pings on the way.
     pub async fn next(&mut self) -> Frame {
+        self.next_within(WAIT)
+            .await
+            .expect("timed out waiting for a frame")
+    }
+
+    /// The next packet, or `None` if nothing comes within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Frame> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
-                .expect("timed out waiting for a frame");
+                .ok()?;
             match message {
                 Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
                     let _ = self.ws.send(Message::text("3")).await;
                 }
                 Some(Ok(Message::Text(text))) => {
-                    return match text.strip_prefix("42") {
+                    return Some(match text.strip_prefix("42") {
                         Some(array) => match serde_json::from_str::<Vec<Value>>(array) {
                             Ok(mut items) if !items.is_empty() => {
                                 let name = items.remove(0).as_str().unwrap_or_default().to_owned();
@@ -94,10 +105,10 @@ impl RawClient {
                             _ => Frame::Text(text.to_string()),
                         },
                         None => Frame::Text(text.to_string()),
-                    };
+                    });
                 }
-                Some(Ok(Message::Binary(bytes))) => return Frame::Binary(bytes.to_vec()),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Frame::Closed,
+                Some(Ok(Message::Binary(bytes))) => return Some(Frame::Binary(bytes.to_vec())),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Some(Frame::Closed),
                 Some(Ok(_)) => {}
             }
         }

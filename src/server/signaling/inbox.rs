@@ -1,6 +1,5 @@
 //! The read path: each socket's one event handler, which rate-limits, decodes and queues.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,37 +27,46 @@ pub(super) struct Inbox {
     tx: mpsc::Sender<Command>,
     hub: Hub,
     /// The event rate limit. Only this socket's read path takes the lock: never contended.
-    bucket: Mutex<TokenBucket>,
-    /// Events refused in a row for the rate; past `strike_limit` the client is disconnected.
-    strikes: AtomicU32,
-    strike_limit: u32,
+    rate: Mutex<Rate>,
+}
+
+/// Events admitted, and refusals forgiven, each at `--event-rate` with `--event-burst` at once.
+/// A client refused more often than that is not slowing down: it is disconnected.
+struct Rate {
+    events: TokenBucket,
+    strikes: TokenBucket,
 }
 
 impl Inbox {
     pub(super) fn new(tx: mpsc::Sender<Command>, hub: Hub) -> Self {
-        let limits = &hub.settings;
-        let bucket = TokenBucket::new(limits.event_rate, limits.event_burst, Instant::now());
+        let (limits, now) = (&hub.settings, Instant::now());
+        let bucket = || TokenBucket::new(limits.event_rate, limits.event_burst, now);
+        let rate = Rate {
+            events: bucket(),
+            strikes: bucket(),
+        };
         Self {
             tx,
-            strike_limit: limits.event_burst,
-            bucket: Mutex::new(bucket),
-            strikes: AtomicU32::new(0),
+            rate: Mutex::new(rate),
             hub,
         }
     }
 
     /// Whether the rate limit lets one more event in; refuses or disconnects when not.
     fn admit<A: Adapter>(&self, socket: &Arc<Socket<A>>, value: &Value) -> bool {
-        let allowed = self
-            .bucket
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(Instant::now());
+        let (allowed, forgiven) = {
+            let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if rate.events.take(now) {
+                (true, true)
+            } else {
+                (false, rate.strikes.take(now))
+            }
+        };
         if allowed {
-            self.strikes.store(0, Ordering::Relaxed);
             return true;
         }
-        if self.strikes.fetch_add(1, Ordering::Relaxed) + 1 > self.strike_limit {
+        if !forgiven {
             let socket = SocketRef::from(socket.clone());
             delivery::evict(&self.hub, socket, CloseCode::RateLimited);
         } else {

@@ -84,6 +84,11 @@ impl Hub {
         self.connections.load(Ordering::SeqCst)
     }
 
+    /// Rooms with at least one member.
+    pub fn room_count(&self) -> usize {
+        self.rooms.with(|rooms| rooms.room_count())
+    }
+
     fn connection_closed(&self) {
         self.connections.fetch_sub(1, Ordering::SeqCst);
     }
