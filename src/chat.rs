@@ -77,6 +77,18 @@ pub fn Chat() -> impl IntoView {
                 socket.with_value(|s| s.as_ref().map(Socket::close));
             }
         }
+        SocketEvent::Event(ServerEvent::OtherJoin { name, .. }) => {
+            status.set(format!("{name} joined the room"))
+        }
+        SocketEvent::Event(ServerEvent::Full { room, .. }) => {
+            status.set(format!("Room {room} is full"));
+            phase.set(Phase::Idle);
+            socket.with_value(|s| s.as_ref().map(Socket::close));
+        }
+        // Call signaling; the chat has no use for it.
+        SocketEvent::Event(
+            ServerEvent::Roster { .. } | ServerEvent::Signal { .. } | ServerEvent::IceServers(_),
+        ) => {}
         SocketEvent::Event(ServerEvent::Closing(closing)) => {
             // The disconnect follows; leaving the phase idle keeps this reason on screen.
             status.set(format!("Disconnected by the server: {}", closing.message));
@@ -103,7 +115,10 @@ pub fn Chat() -> impl IntoView {
         };
         phase.set(Phase::Joining);
         status.set(format!("Connecting to room {room}…"));
-        let join = ClientEvent::Join { room };
+        let join = ClientEvent::Join {
+            room,
+            options: Default::default(),
+        };
         let result = Socket::connect(move |event| {
             if matches!(event, SocketEvent::Connected { .. }) {
                 socket.with_value(|s| s.as_ref().map(|s| s.emit(&join)));

@@ -48,6 +48,7 @@ async fn join_then_message_back_to_back_is_handled_in_order() {
         alice.emit("message", vec![json!(room), json!(round)]).await;
         alice.emit("leave", vec![json!(room)]).await;
         assert_eq!(alice.expect("joined").await[0], json!(room));
+        assert_eq!(alice.expect("roster").await[0], json!(room));
         assert_eq!(alice.expect("message").await[2], json!(round));
         assert_eq!(alice.expect("leaved").await[0], json!(room));
     }

@@ -67,6 +67,30 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Seats in any room; a join beyond gets `full`. 0 means unlimited, as in the tutorial. A
+    /// room's first joiner may ask for fewer (e.g. 2 for a 1:1 call).
+    #[arg(long, env = "SIGNALROOM_ROOM_CAPACITY", default_value_t = 0)]
+    pub room_capacity: usize,
+
+    /// STUN server URLs handed to clients for WebRTC, e.g. `stun:stun.example.com:3478`.
+    /// Without any, calls work only where peers reach each other directly (LAN, localhost).
+    #[arg(long, env = "SIGNALROOM_STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Vec<String>,
+
+    /// TURN server URLs handed to clients, e.g. `turn:turn.example.com:3478?transport=udp`.
+    /// Needs `--turn-secret`.
+    #[arg(long, env = "SIGNALROOM_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn's `static-auth-secret` with
+    /// `use-auth-secret`); clients get time-limited credentials derived from it.
+    #[arg(long, env = "SIGNALROOM_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// How long issued TURN credentials stay valid, in seconds.
+    #[arg(long, env = "SIGNALROOM_TURN_TTL", default_value_t = 86_400)]
+    pub turn_ttl: u64,
+
     /// On SIGTERM or Ctrl-C, seconds to let clients and requests finish before exiting anyway.
     #[arg(long, env = "SIGNALROOM_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,

@@ -2,6 +2,7 @@
 
 pub mod config;
 mod health;
+pub mod ice;
 pub mod limits;
 pub mod logging;
 pub mod rooms;
@@ -38,6 +39,9 @@ pub async fn run(
     // separate settings, set to the same number so the limit holds on either transport.
     let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
     let hub = Hub::new(&config);
+    if ice::IceConfig::new(&config).turn_without_secret() {
+        warn!("--turn-urls is set without --turn-secret: TURN servers will not be offered");
+    }
     let (socketio_layer, io) = SocketIo::builder()
         .max_payload(config.max_payload)
         .ws_max_message_size(ws_limit)

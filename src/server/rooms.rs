@@ -1,22 +1,47 @@
-//! Room rules: who is in which room and what a join or leave does. Pure data, no I/O, so the
-//! rules can be tested alone and later steps (capacity, presence, a shared store) change only
-//! this module; `signaling` turns the outcomes into Socket.IO events.
+//! Room rules: who is in which room, under which name, how many seats a room has, and what a
+//! join or leave does. Pure data, no I/O, so the rules can be tested alone; `signaling` turns
+//! the outcomes into Socket.IO events.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::RoomName;
+use crate::protocol::{DisplayName, RoomName};
+
+/// What a join asks for.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    pub name: DisplayName,
+    /// Seats for the room, if this join creates it; ignored for a room that exists.
+    pub capacity: Option<usize>,
+}
+
+/// The server's limits on joins.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinLimits {
+    /// Rooms one member may be in.
+    pub max_rooms: usize,
+    /// Seats in any room (`None`: unlimited); a room's first joiner may ask for fewer.
+    pub capacity: Option<usize>,
+}
 
 /// What a join did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Joined {
-    /// The member was added; `members` counts it.
-    Added { members: usize },
-    /// The member was already in the room; nothing changed.
-    AlreadyMember { members: usize },
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined<M> {
+    /// The member was added; `members` counts it, `others` are who was there already.
+    Added {
+        members: usize,
+        others: Vec<(M, DisplayName)>,
+    },
+    /// The member was already in the room; nothing changed. `others` as for `Added`.
+    AlreadyMember {
+        members: usize,
+        others: Vec<(M, DisplayName)>,
+    },
     /// The member is in `limit` rooms already; nothing changed.
     TooManyRooms { limit: usize },
+    /// Every one of the room's `capacity` seats is taken; nothing changed.
+    Full { capacity: usize },
     /// The member is being disconnected (see [`Rooms::evict`]); nothing changed.
     Closing,
 }
@@ -30,10 +55,27 @@ pub enum Left {
     NotMember,
 }
 
+#[derive(Debug)]
+struct Room<M> {
+    capacity: Option<usize>,
+    members: BTreeMap<M, DisplayName>,
+}
+
+impl<M: Ord + Clone> Room<M> {
+    /// Everyone in the room but `member`, with their names.
+    fn others(&self, member: &M) -> Vec<(M, DisplayName)> {
+        self.members
+            .iter()
+            .filter(|(m, _)| *m != member)
+            .map(|(m, name)| (m.clone(), name.clone()))
+            .collect()
+    }
+}
+
 /// Room membership, indexed both ways so a disconnect finds its rooms without a scan.
 #[derive(Debug)]
 pub struct Rooms<M> {
-    members: HashMap<RoomName, BTreeSet<M>>,
+    rooms: HashMap<RoomName, Room<M>>,
     rooms_of: HashMap<M, BTreeSet<RoomName>>,
     /// Members taken out of every room while their connection closes; they may not rejoin.
     evicted: HashSet<M>,
@@ -42,7 +84,7 @@ pub struct Rooms<M> {
 impl<M> Default for Rooms<M> {
     fn default() -> Self {
         Self {
-            members: HashMap::new(),
+            rooms: HashMap::new(),
             rooms_of: HashMap::new(),
             evicted: HashSet::new(),
         }
@@ -50,36 +92,61 @@ impl<M> Default for Rooms<M> {
 }
 
 impl<M: Ord + Hash + Clone> Rooms<M> {
-    /// Adds `member` to `room`, unless that would put it in more than `max_rooms` rooms.
-    pub fn join(&mut self, member: &M, room: &RoomName, max_rooms: usize) -> Joined {
-        if let Some(set) = self.members.get(room).filter(|set| set.contains(member)) {
-            return Joined::AlreadyMember { members: set.len() };
+    /// Adds `member` to `room` if it has a free seat and `member` is not in too many rooms.
+    pub fn join(
+        &mut self,
+        member: &M,
+        room: &RoomName,
+        seat: Seat,
+        limits: JoinLimits,
+    ) -> Joined<M> {
+        if let Some(existing) = self.rooms.get(room) {
+            if existing.members.contains_key(member) {
+                return Joined::AlreadyMember {
+                    members: existing.members.len(),
+                    others: existing.others(member),
+                };
+            }
         }
         if self.evicted.contains(member) {
             return Joined::Closing;
         }
-        if self.rooms_of.get(member).map_or(0, BTreeSet::len) >= max_rooms {
-            return Joined::TooManyRooms { limit: max_rooms };
+        if self.rooms_of.get(member).map_or(0, BTreeSet::len) >= limits.max_rooms {
+            return Joined::TooManyRooms {
+                limit: limits.max_rooms,
+            };
         }
-        let set = self.members.entry(room.clone()).or_default();
-        set.insert(member.clone());
+        let entry = self.rooms.entry(room.clone()).or_insert_with(|| Room {
+            capacity: match (limits.capacity, seat.capacity) {
+                (Some(server), Some(asked)) => Some(server.min(asked)),
+                (server, asked) => server.or(asked),
+            },
+            members: BTreeMap::new(),
+        });
+        // Capacities are at least 1, so a room just created is never full.
+        if let Some(capacity) = entry.capacity.filter(|&c| entry.members.len() >= c) {
+            return Joined::Full { capacity };
+        }
+        let others = entry.others(member);
+        entry.members.insert(member.clone(), seat.name);
+        let members = entry.members.len();
         self.rooms_of
             .entry(member.clone())
             .or_default()
             .insert(room.clone());
-        Joined::Added { members: set.len() }
+        Joined::Added { members, others }
     }
 
     pub fn leave(&mut self, member: &M, room: &RoomName) -> Left {
-        let Some(set) = self.members.get_mut(room) else {
+        let Some(entry) = self.rooms.get_mut(room) else {
             return Left::NotMember;
         };
-        if !set.remove(member) {
+        if entry.members.remove(member).is_none() {
             return Left::NotMember;
         }
-        let remaining = set.len();
+        let remaining = entry.members.len();
         if remaining == 0 {
-            self.members.remove(room);
+            self.rooms.remove(room);
         }
         if let Some(rooms) = self.rooms_of.get_mut(member) {
             rooms.remove(room);
@@ -112,11 +179,11 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         rooms
             .into_iter()
             .map(|room| {
-                let set = self.members.get_mut(&room).expect("indexes agree");
-                set.remove(member);
-                let remaining = set.len();
+                let entry = self.rooms.get_mut(&room).expect("indexes agree");
+                entry.members.remove(member);
+                let remaining = entry.members.len();
                 if remaining == 0 {
-                    self.members.remove(&room);
+                    self.rooms.remove(&room);
                 }
                 (room, remaining)
             })
@@ -124,32 +191,33 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
     }
 
     pub fn is_member(&self, member: &M, room: &RoomName) -> bool {
-        self.members
+        self.rooms
             .get(room)
-            .is_some_and(|set| set.contains(member))
+            .is_some_and(|entry| entry.members.contains_key(member))
     }
 
     /// Everyone in `room`, in a stable order.
     pub fn members(&self, room: &RoomName) -> Vec<M> {
-        self.members
+        self.rooms
             .get(room)
-            .map_or_else(Vec::new, |set| set.iter().cloned().collect())
+            .map_or_else(Vec::new, |entry| entry.members.keys().cloned().collect())
     }
 
     pub fn member_count(&self, room: &RoomName) -> usize {
-        self.members.get(room).map_or(0, BTreeSet::len)
+        self.rooms.get(room).map_or(0, |entry| entry.members.len())
     }
 
     /// Rooms with at least one member.
     pub fn room_count(&self) -> usize {
-        self.members.len()
+        self.rooms.len()
     }
 }
 
 /// The server's shared room table: a cheap-to-clone handle.
 ///
 /// A std `Mutex` because every operation is a few map updates and is never held across an
-/// `.await`; an async lock would only add overhead.
+/// `.await`; an async lock would only add overhead. One lock for the whole table is also what
+/// makes a room's capacity exact when many clients join it at once.
 #[derive(Debug, Clone)]
 pub struct RoomRegistry<M>(Arc<Mutex<Rooms<M>>>);
 
@@ -179,14 +247,40 @@ mod tests {
         RoomName::parse(name).unwrap()
     }
 
+    fn seat(name: &str) -> Seat {
+        Seat {
+            name: DisplayName::parse(name).unwrap(),
+            capacity: None,
+        }
+    }
+
+    const OPEN: JoinLimits = JoinLimits {
+        max_rooms: 8,
+        capacity: None,
+    };
+
+    fn added(members: usize) -> impl Fn(&Joined<i32>) -> bool {
+        move |j| matches!(j, Joined::Added { members: m, .. } if *m == members)
+    }
+
     #[test]
-    fn join_counts_members_and_is_idempotent() {
+    fn join_counts_members_lists_the_others_and_is_idempotent() {
         let mut rooms = Rooms::default();
-        assert_eq!(rooms.join(&1, &room("a"), 8), Joined::Added { members: 1 });
-        assert_eq!(rooms.join(&2, &room("a"), 8), Joined::Added { members: 2 });
+        assert!(added(1)(&rooms.join(&1, &room("a"), seat("one"), OPEN)));
+        let second = rooms.join(&2, &room("a"), seat("two"), OPEN);
         assert_eq!(
-            rooms.join(&2, &room("a"), 8),
-            Joined::AlreadyMember { members: 2 }
+            second,
+            Joined::Added {
+                members: 2,
+                others: vec![(1, DisplayName::parse("one").unwrap())]
+            }
+        );
+        assert_eq!(
+            rooms.join(&2, &room("a"), seat("two"), OPEN),
+            Joined::AlreadyMember {
+                members: 2,
+                others: vec![(1, DisplayName::parse("one").unwrap())]
+            }
         );
         assert!(rooms.is_member(&1, &room("a")));
         assert!(!rooms.is_member(&1, &room("b")));
@@ -195,26 +289,78 @@ mod tests {
     #[test]
     fn a_member_can_be_in_at_most_max_rooms() {
         let mut rooms = Rooms::default();
-        assert_eq!(rooms.join(&1, &room("a"), 2), Joined::Added { members: 1 });
-        assert_eq!(rooms.join(&1, &room("b"), 2), Joined::Added { members: 1 });
+        let two = JoinLimits {
+            max_rooms: 2,
+            capacity: None,
+        };
+        assert!(added(1)(&rooms.join(&1, &room("a"), seat("x"), two)));
+        assert!(added(1)(&rooms.join(&1, &room("b"), seat("x"), two)));
         assert_eq!(
-            rooms.join(&1, &room("c"), 2),
+            rooms.join(&1, &room("c"), seat("x"), two),
             Joined::TooManyRooms { limit: 2 }
         );
-        assert_eq!(
-            rooms.join(&1, &room("a"), 2),
-            Joined::AlreadyMember { members: 1 }
-        );
+        assert!(matches!(
+            rooms.join(&1, &room("a"), seat("x"), two),
+            Joined::AlreadyMember { members: 1, .. }
+        ));
         assert_eq!(rooms.member_count(&room("c")), 0);
         rooms.leave(&1, &room("a"));
-        assert_eq!(rooms.join(&1, &room("c"), 2), Joined::Added { members: 1 });
+        assert!(added(1)(&rooms.join(&1, &room("c"), seat("x"), two)));
+    }
+
+    #[test]
+    fn capacity_is_the_smaller_of_the_servers_and_the_first_joiners() {
+        let mut rooms = Rooms::default();
+        let three = JoinLimits {
+            max_rooms: 8,
+            capacity: Some(3),
+        };
+        let asks = |n| Seat {
+            capacity: Some(n),
+            ..seat("x")
+        };
+        // The first joiner asks for 2 seats; later asks do not change it.
+        assert!(added(1)(&rooms.join(&1, &room("call"), asks(2), three)));
+        assert!(added(2)(&rooms.join(&2, &room("call"), asks(9), three)));
+        assert_eq!(
+            rooms.join(&3, &room("call"), seat("x"), three),
+            Joined::Full { capacity: 2 }
+        );
+        // Asking for more than the server allows gets the server's limit.
+        for member in 10..13 {
+            assert!(added((member - 9) as usize)(&rooms.join(
+                &member,
+                &room("big"),
+                asks(50),
+                three
+            )));
+        }
+        assert_eq!(
+            rooms.join(&13, &room("big"), seat("x"), three),
+            Joined::Full { capacity: 3 }
+        );
+        // A seat frees when someone leaves; an emptied room forgets its capacity.
+        rooms.leave(&1, &room("call"));
+        assert!(added(2)(&rooms.join(&3, &room("call"), seat("x"), three)));
+        rooms.leave(&2, &room("call"));
+        rooms.leave(&3, &room("call"));
+        assert_eq!(rooms.room_count(), 1);
+        assert!(added(1)(&rooms.join(&1, &room("call"), seat("x"), OPEN)));
+        for member in 2..20 {
+            assert!(added(member as usize)(&rooms.join(
+                &member,
+                &room("call"),
+                seat("x"),
+                OPEN
+            )));
+        }
     }
 
     #[test]
     fn leave_of_a_room_not_joined_changes_nothing() {
         let mut rooms = Rooms::default();
         assert_eq!(rooms.leave(&1, &room("a")), Left::NotMember);
-        rooms.join(&1, &room("a"), 8);
+        rooms.join(&1, &room("a"), seat("x"), OPEN);
         assert_eq!(rooms.leave(&2, &room("a")), Left::NotMember);
         assert_eq!(rooms.member_count(&room("a")), 1);
     }
@@ -222,8 +368,8 @@ mod tests {
     #[test]
     fn last_leave_drops_the_room() {
         let mut rooms = Rooms::default();
-        rooms.join(&1, &room("a"), 8);
-        rooms.join(&2, &room("a"), 8);
+        rooms.join(&1, &room("a"), seat("x"), OPEN);
+        rooms.join(&2, &room("a"), seat("x"), OPEN);
         assert_eq!(rooms.leave(&1, &room("a")), Left::Removed { remaining: 1 });
         assert_eq!(rooms.leave(&1, &room("a")), Left::NotMember);
         assert_eq!(rooms.leave(&2, &room("a")), Left::Removed { remaining: 0 });
@@ -233,9 +379,9 @@ mod tests {
     #[test]
     fn remove_reports_every_room_and_leaves_no_trace() {
         let mut rooms = Rooms::default();
-        rooms.join(&1, &room("a"), 8);
-        rooms.join(&1, &room("b"), 8);
-        rooms.join(&2, &room("b"), 8);
+        rooms.join(&1, &room("a"), seat("x"), OPEN);
+        rooms.join(&1, &room("b"), seat("x"), OPEN);
+        rooms.join(&2, &room("b"), seat("x"), OPEN);
         assert_eq!(rooms.remove(&1), vec![(room("a"), 0), (room("b"), 1)]);
         assert_eq!(rooms.remove(&1), vec![]);
         assert_eq!(rooms.room_count(), 1);
@@ -246,14 +392,14 @@ mod tests {
     #[test]
     fn an_evicted_member_is_out_of_every_room_until_removed() {
         let mut rooms = Rooms::default();
-        rooms.join(&1, &room("a"), 8);
-        rooms.join(&2, &room("a"), 8);
+        rooms.join(&1, &room("a"), seat("x"), OPEN);
+        rooms.join(&2, &room("a"), seat("x"), OPEN);
         assert_eq!(rooms.evict(&1), Some(vec![(room("a"), 1)]));
         assert_eq!(rooms.evict(&1), None, "evicted once only");
         assert_eq!(rooms.members(&room("a")), vec![2]);
-        assert_eq!(rooms.join(&1, &room("b"), 8), Joined::Closing);
+        assert_eq!(rooms.join(&1, &room("b"), seat("x"), OPEN), Joined::Closing);
         assert_eq!(rooms.remove(&1), vec![]);
         assert!(rooms.evicted.is_empty());
-        assert_eq!(rooms.join(&1, &room("b"), 8), Joined::Added { members: 1 });
+        assert!(added(1)(&rooms.join(&1, &room("b"), seat("x"), OPEN)));
     }
 }

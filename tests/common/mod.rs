@@ -50,6 +50,9 @@ pub type Received = (String, Vec<Value>);
 pub struct TestClient {
     client: SioClient,
     events: mpsc::UnboundedReceiver<Received>,
+    /// Whether `next` returns `otherjoin`. Off by default: the tutorial's contract tests look
+    /// only at its own events, and presence is an addition they need not know of.
+    presence: bool,
 }
 
 impl TestClient {
@@ -105,7 +108,11 @@ impl TestClient {
             .expect("connect");
         // A refused connection never gets the namespace acknowledgement.
         match tokio::time::timeout(Duration::from_secs(2), connected).await {
-            Ok(Ok(())) => Some(Self { client, events }),
+            Ok(Ok(())) => Some(Self {
+                client,
+                events,
+                presence: false,
+            }),
             _ => {
                 let _ = client.disconnect().await;
                 None
@@ -126,19 +133,32 @@ impl TestClient {
         let _ = self.client.emit(event, Payload::Text(args)).await;
     }
 
-    /// Joins `room` and returns this client's id, from `joined(room, id)`.
+    /// Makes `next` return `otherjoin` events too.
+    pub fn watch_presence(mut self) -> Self {
+        self.presence = true;
+        self
+    }
+
+    /// Joins `room` and returns this client's id, from `joined(room, id)`; the `roster` that
+    /// follows is consumed.
     pub async fn join(&mut self, room: &str) -> String {
         self.emit("join", vec![json!(room)]).await;
         let args = self.expect("joined").await;
         assert_eq!(args[0], json!(room));
+        assert_eq!(self.expect("roster").await[0], json!(room));
         args[1].as_str().expect("id is a string").to_owned()
     }
 
     pub async fn next(&mut self) -> Received {
-        tokio::time::timeout(WAIT, self.events.recv())
-            .await
-            .expect("timed out waiting for an event")
-            .expect("event channel closed")
+        loop {
+            let event = tokio::time::timeout(WAIT, self.events.recv())
+                .await
+                .expect("timed out waiting for an event")
+                .expect("event channel closed");
+            if self.presence || event.0 != "otherjoin" {
+                return event;
+            }
+        }
     }
 
     /// The next event if one comes within `wait`; `Err` on timeout.
@@ -146,7 +166,14 @@ impl TestClient {
         &mut self,
         wait: Duration,
     ) -> Result<Option<Received>, tokio::time::error::Elapsed> {
-        tokio::time::timeout(wait, self.events.recv()).await
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv()).await?;
+            match event {
+                Some((name, _)) if !self.presence && name == "otherjoin" => continue,
+                other => return Ok(other),
+            }
+        }
     }
 
     /// The next event, which must be `name`; returns its arguments.
@@ -158,7 +185,7 @@ impl TestClient {
 
     /// Asserts that nothing arrives for a while.
     pub async fn expect_quiet(&mut self) {
-        if let Ok(Some(event)) = tokio::time::timeout(QUIET, self.events.recv()).await {
+        if let Ok(Some(event)) = self.try_next(QUIET).await {
             panic!("expected no event, got {event:?}");
         }
     }

@@ -27,7 +27,8 @@ use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::rooms::RoomRegistry;
+use super::ice::IceConfig;
+use super::rooms::{JoinLimits, RoomRegistry};
 use super::Config;
 use inbox::{Command, Inbox};
 use session::Session;
@@ -41,13 +42,14 @@ pub struct Hub {
     settings: Arc<Settings>,
 }
 
-/// The per-connection limits, from [`Config`].
+/// The limits and ICE settings, from [`Config`].
 struct Settings {
     queue_capacity: usize,
     event_rate: f64,
     event_burst: u32,
-    max_rooms: usize,
+    join: JoinLimits,
     max_connections: usize,
+    ice: IceConfig,
 }
 
 /// Why a connection was refused before its session began.
@@ -66,8 +68,12 @@ impl Hub {
                 queue_capacity: config.event_queue.max(1),
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
-                max_rooms: config.max_rooms_per_client,
+                join: JoinLimits {
+                    max_rooms: config.max_rooms_per_client,
+                    capacity: (config.room_capacity > 0).then_some(config.room_capacity),
+                },
                 max_connections: config.max_connections,
+                ice: IceConfig::new(config),
             }),
         }
     }

@@ -1,5 +1,7 @@
 //! One connected socket's event loop: applies its events in the order they were sent.
 
+use std::time::SystemTime;
+
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
@@ -9,8 +11,11 @@ use tracing::{debug, info};
 use super::delivery::{self, Sockets};
 use super::inbox::Command;
 use super::Hub;
-use crate::protocol::{event, ClientEvent, Refusal, RefusalCode, RoomName, ServerEvent};
-use crate::server::rooms::{Joined, Left};
+use crate::protocol::{
+    event, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode, RoomName,
+    ServerEvent, Signal,
+};
+use crate::server::rooms::{Joined, Left, Seat};
 
 pub(super) struct Session<A: Adapter> {
     sid: Sid,
@@ -49,7 +54,7 @@ impl<A: Adapter> Session<A> {
 
     fn handle(&self, event: ClientEvent) {
         match event {
-            ClientEvent::Join { room } => self.join(room),
+            ClientEvent::Join { room, options } => self.join(room, options),
             ClientEvent::Leave { room } => self.leave(room),
             ClientEvent::Message { room, data } => {
                 if !self
@@ -66,32 +71,105 @@ impl<A: Adapter> Session<A> {
                 };
                 delivery::to_room(&self.hub, &self.sockets, &room, &event, None);
             }
+            ClientEvent::Signal { room, to, signal } => self.signal(room, &to, signal),
+            ClientEvent::IceServers => {
+                let servers = self
+                    .hub
+                    .settings
+                    .ice
+                    .servers_for(&self.id, SystemTime::now());
+                self.reply(ServerEvent::IceServers(servers));
+            }
         }
     }
 
-    fn join(&self, room: RoomName) {
-        let (id, max_rooms) = (&self.id, self.hub.settings.max_rooms);
-        match self
+    fn join(&self, room: RoomName, options: JoinOptions) {
+        let id = &self.id;
+        let name = options.name.unwrap_or_else(|| DisplayName::guest(id));
+        let seat = Seat {
+            name: name.clone(),
+            capacity: options.capacity,
+        };
+        let limits = self.hub.settings.join;
+        let (others, arrived) = match self
             .hub
             .rooms
-            .with(|rooms| rooms.join(&self.sid, &room, max_rooms))
+            .with(|rooms| rooms.join(&self.sid, &room, seat, limits))
         {
-            Joined::Added { members } => {
+            Joined::Added { members, others } => {
                 info!(%id, %room, members, "joined; the number of users in the room is {members}");
+                (others, true)
             }
-            Joined::AlreadyMember { members } => {
+            Joined::AlreadyMember { members, others } => {
                 debug!(%id, %room, members, "join of a room already joined");
+                (others, false)
+            }
+            Joined::Full { capacity } => {
+                info!(%id, %room, capacity, "join refused: the room is full");
+                return self.reply(ServerEvent::Full {
+                    room: room.to_string(),
+                    id: id.clone(),
+                });
             }
             Joined::TooManyRooms { limit } => {
                 debug!(%id, %room, limit, "join refused: too many rooms");
                 return self.refuse(Refusal::new(event::JOIN, RefusalCode::TooManyRooms));
             }
             Joined::Closing => return,
-        }
+        };
         self.reply(ServerEvent::Joined {
             room: room.to_string(),
             id: id.clone(),
         });
+        let peers = others
+            .iter()
+            .map(|(sid, name)| Peer {
+                id: sid.to_string(),
+                name: name.as_str().to_owned(),
+            })
+            .collect();
+        self.reply(ServerEvent::Roster {
+            room: room.to_string(),
+            peers,
+        });
+        if !arrived {
+            return;
+        }
+        let arrival = ServerEvent::OtherJoin {
+            room: room.to_string(),
+            id: id.clone(),
+            name: name.as_str().to_owned(),
+        };
+        for (sid, _) in others {
+            if let Some(socket) = self.sockets.get(sid) {
+                delivery::to_socket(&self.hub, &socket, &arrival);
+            }
+        }
+    }
+
+    /// Relays `signal` to the one peer `to`, if sender and peer are both in `room`.
+    fn signal(&self, room: RoomName, to: &str, signal: Signal) {
+        let target = self.hub.rooms.with(|rooms| {
+            if !rooms.is_member(&self.sid, &room) {
+                return Err(RefusalCode::NotMember);
+            }
+            rooms
+                .members(&room)
+                .into_iter()
+                .find(|sid| sid.to_string() == to && *sid != self.sid)
+                .ok_or(RefusalCode::UnknownPeer)
+        });
+        let socket = match target.map(|sid| self.sockets.get(sid)) {
+            Ok(Some(socket)) => socket,
+            Ok(None) => return self.refuse(Refusal::new(event::SIGNAL, RefusalCode::UnknownPeer)),
+            Err(code) => return self.refuse(Refusal::new(event::SIGNAL, code)),
+        };
+        let event = ServerEvent::Signal {
+            room: room.to_string(),
+            from: self.id.clone(),
+            signal,
+        };
+        delivery::to_socket(&self.hub, &socket, &event);
     }
 
     fn leave(&self, room: RoomName) {

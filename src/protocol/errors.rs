@@ -1,0 +1,101 @@
+//! Why the server did not act (`refused`) and why it is ending a connection (`closing`).
+
+use serde::{Deserialize, Serialize};
+
+/// Why the server did not act on an event: the single argument of `refused`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The refused event's name.
+    pub event: String,
+    pub code: RefusalCode,
+    /// For people; the code is for programs.
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(event: &str, code: RefusalCode) -> Self {
+        // Event names come from the client: bound what we echo back.
+        let event: String = event.chars().take(64).collect();
+        Self {
+            message: code.describe().to_owned(),
+            event,
+            code,
+        }
+    }
+}
+
+/// Machine-readable refusal reasons; documented in the README's event table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    BadArguments,
+    InvalidRoom,
+    InvalidName,
+    UnknownEvent,
+    NotMember,
+    UnknownPeer,
+    BinaryUnsupported,
+    Overloaded,
+    RateLimited,
+    TooManyRooms,
+}
+
+impl RefusalCode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::BadArguments => "the event's arguments are missing or of the wrong type",
+            Self::InvalidRoom => {
+                "room names are strings of 1 to 128 characters without control characters"
+            }
+            Self::InvalidName => {
+                "display names are 1 to 64 characters of plain text without control characters"
+            }
+            Self::UnknownEvent => "the server does not know this event",
+            Self::NotMember => "you are not in that room",
+            Self::UnknownPeer => "that peer is not in the room with you",
+            Self::BinaryUnsupported => "binary payloads are not supported",
+            Self::Overloaded => "too many events queued for this connection; slow down",
+            Self::RateLimited => "too many events per second; slow down or be disconnected",
+            Self::TooManyRooms => "you are in as many rooms as one connection may be",
+        }
+    }
+}
+
+/// Why the server is ending a connection: the single argument of `closing`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closing {
+    pub code: CloseCode,
+    /// For people; the code is for programs.
+    pub message: String,
+}
+
+impl Closing {
+    pub fn new(code: CloseCode) -> Self {
+        Self {
+            message: code.describe().to_owned(),
+            code,
+        }
+    }
+}
+
+/// Machine-readable reasons for a server-side disconnect; documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseCode {
+    /// The client did not read fast enough: its send buffer filled, so it would have missed
+    /// events in the middle of the stream.
+    SlowReceiver,
+    /// The client kept sending over the event rate.
+    RateLimited,
+}
+
+impl CloseCode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SlowReceiver => {
+                "you were not reading fast enough and would have missed events; reconnect"
+            }
+            Self::RateLimited => "you kept sending events faster than the rate limit",
+        }
+    }
+}
