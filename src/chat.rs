@@ -5,8 +5,9 @@ use leptos::html;
 use leptos::prelude::*;
 use serde_json::Value;
 
+use crate::call::{CallPanel, CallSession, CallView};
 use crate::client::{Socket, SocketEvent};
-use crate::protocol::{ClientEvent, RoomName, ServerEvent};
+use crate::protocol::{ClientEvent, DisplayName, JoinOptions, RoomName, ServerEvent};
 
 /// Where the page is in its connection's life; the buttons' states follow from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,12 +26,18 @@ pub fn Chat() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     // The connection lives only in the browser and is not `Send`.
     let socket = StoredValue::new_local(None::<Socket>);
-    let (username, room_input, input, output_area) = (
+    let (username, room_input, seats, input, output_area) = (
+        NodeRef::<html::Input>::new(),
         NodeRef::<html::Input>::new(),
         NodeRef::<html::Input>::new(),
         NodeRef::<html::Textarea>::new(),
         NodeRef::<html::Textarea>::new(),
     );
+    // The call shares this connection: it follows the room's events and sends its signals.
+    let call_view = CallView::new();
+    let call = StoredValue::new_local(CallSession::new(call_view, move |event| {
+        socket.with_value(|s| s.as_ref().is_some_and(|s| s.emit(event)))
+    }));
 
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     Effect::new(move || hydrated.set(true));
@@ -44,7 +51,7 @@ pub fn Chat() -> impl IntoView {
         });
     });
 
-    let on_socket_event = move |event: SocketEvent| match event {
+    let on_chat_event = move |event: SocketEvent| match event {
         SocketEvent::Connected { .. } => {} // `connect` queued the join; see below.
         SocketEvent::Event(ServerEvent::Joined { room, id }) => {
             if let Ok(room) = RoomName::parse(&room) {
@@ -102,6 +109,14 @@ pub fn Chat() -> impl IntoView {
         }
     };
 
+    let on_socket_event = move |event: SocketEvent| {
+        match &event {
+            SocketEvent::Event(server_event) => call.with_value(|c| c.on_event(server_event)),
+            SocketEvent::Closed { .. } => call.with_value(|c| c.on_closed()),
+            SocketEvent::Connected { .. } => {}
+        }
+        on_chat_event(event)
+    };
     let connect = move |_| {
         if phase.get_untracked() != Phase::Idle {
             return; // A second click before the first join finished.
@@ -115,10 +130,17 @@ pub fn Chat() -> impl IntoView {
         };
         phase.set(Phase::Joining);
         status.set(format!("Connecting to room {room}…"));
-        let join = ClientEvent::Join {
-            room,
-            options: Default::default(),
+        let options = JoinOptions {
+            name: username
+                .get_untracked()
+                .and_then(|field| DisplayName::parse(&field.value()).ok()),
+            // Empty or 0: no wish; the server's limit applies.
+            capacity: seats
+                .get_untracked()
+                .and_then(|field| field.value().trim().parse::<usize>().ok())
+                .filter(|&n| n > 0),
         };
+        let join = ClientEvent::Join { room, options };
         let result = Socket::connect(move |event| {
             if matches!(event, SocketEvent::Connected { .. }) {
                 socket.with_value(|s| s.as_ref().map(|s| s.emit(&join)));
@@ -177,6 +199,7 @@ pub fn Chat() -> impl IntoView {
             <label>"UserName: " <input node_ref=username id="username" type="text" value="Chrome"/></label>
             <div class="row">
                 <label>"room: " <input node_ref=room_input id="room" type="text" value="112222"/></label>
+                <label>"seats: " <input node_ref=seats id="seats" type="number" min="0" placeholder="any" title="Seats in the room, if you are the first to join it"/></label>
                 <button id="connect" on:click=connect disabled=move || phase.get() != Phase::Idle>"Connect"</button>
                 <button id="leave" on:click=leave disabled=move || !joined()>"Leave"</button>
             </div>
@@ -188,6 +211,7 @@ pub fn Chat() -> impl IntoView {
                 <button id="send" on:click=move |_| send() disabled=move || !joined()>"Send"</button>
                 <p id="status" role="status">{move || status.get()}</p>
             </div>
+            <CallPanel session=call view=call_view joined=Signal::derive(joined)/>
         </div>
     }
 }

@@ -1,11 +1,13 @@
 //! signalroom: a WebRTC signaling server and browser chat room in one binary.
 //!
 //! - [`protocol`]: the wire contract (event names and payloads), shared by server and browser.
-//! - [`app`], [`chat`]: the Leptos page, rendered on the server and hydrated in the browser.
+//! - [`app`], [`chat`], [`call`]: the Leptos page (chat room and video call), rendered on the
+//!   server and hydrated in the browser.
 //! - [`client`]: the browser's Socket.IO client over `web_sys::WebSocket`.
 //! - `server` (feature `ssr`): config, logging, room rules, Socket.IO handlers, the axum router.
 
 pub mod app;
+pub mod call;
 pub mod chat;
 pub mod client;
 pub mod protocol;

@@ -1,0 +1,125 @@
+import { type Page } from '@playwright/test';
+import { test, expect, freshRoom, join } from './fixtures';
+
+// Chromium runs with a fake camera and microphone (see playwright.config.ts), so these are real
+// WebRTC calls between browser contexts on loopback, signaled through signalroom.
+
+const remoteTiles = (page: Page) => page.locator('#videos .tile:not([data-peer="local"])');
+
+/** `page` shows `count` remote videos, each connected and playing (frames arrive, time runs). */
+async function expectRemoteVideos(page: Page, count: number) {
+  const tiles = remoteTiles(page);
+  await expect(tiles).toHaveCount(count, { timeout: 30_000 });
+  for (let i = 0; i < count; i++) {
+    const tile = tiles.nth(i);
+    await expect(tile).toHaveAttribute('data-state', 'connected', { timeout: 30_000 });
+    const video = tile.locator('video');
+    await expect
+      .poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    const start = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
+    await expect
+      .poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 })
+      .toBeGreaterThan(start);
+  }
+}
+
+async function startCall(page: Page) {
+  await page.click('#start-call');
+  await expect(page.locator('#videos .tile[data-peer="local"]')).toBeVisible();
+  await expect(page.locator('#hang-up')).toBeEnabled();
+}
+
+test('two people see and hear each other; hanging up removes the tile', async ({ open }) => {
+  const room = freshRoom();
+  const alice = await open({ name: 'Alice', room });
+  const bob = await open({ name: 'Bob', room });
+  await join(alice);
+  await join(bob);
+  await startCall(alice);
+  await startCall(bob);
+
+  await expectRemoteVideos(alice, 1);
+  await expectRemoteVideos(bob, 1);
+  await expect(remoteTiles(alice).locator('.name')).toHaveText('Bob');
+  await expect(remoteTiles(bob).locator('.name')).toHaveText('Alice');
+  await expect(alice.locator('#call-status')).toHaveText('In the call with 1 other');
+
+  // Mute and hide change the local tracks, not the connection.
+  await alice.click('#mute');
+  await expect(alice.locator('#mute')).toHaveText('Unmute');
+  await alice.click('#hide-video');
+  await expect(alice.locator('#hide-video')).toHaveText('Show video');
+  await expect(remoteTiles(bob)).toHaveAttribute('data-state', 'connected');
+
+  // Text chat keeps working during the call.
+  await alice.fill('#input', 'can you hear me?');
+  await alice.click('#send');
+  await expect(bob.locator('#output')).toHaveValue('Alice:can you hear me?\n');
+
+  await alice.click('#hang-up');
+  await expect(remoteTiles(bob)).toHaveCount(0);
+  await expect(alice.locator('#videos .tile')).toHaveCount(0);
+  await expect(alice.locator('#call-status')).toHaveText('Call ended');
+  await expect(alice.locator('#start-call')).toBeEnabled();
+});
+
+test('a peer that leaves the room disappears from the grid', async ({ open }) => {
+  const room = freshRoom();
+  const alice = await open({ name: 'Alice', room });
+  const bob = await open({ name: 'Bob', room });
+  await join(alice);
+  await join(bob);
+  await startCall(alice);
+  await startCall(bob);
+  await expectRemoteVideos(alice, 1);
+
+  await bob.click('#leave');
+  await expect(remoteTiles(alice)).toHaveCount(0);
+  await expect(bob.locator('#videos .tile')).toHaveCount(0);
+});
+
+test('a third joiner of a two-seat room is told it is full', async ({ open }) => {
+  const room = freshRoom();
+  const alice = await open({ name: 'Alice', room });
+  await alice.fill('#seats', '2');
+  const bob = await open({ name: 'Bob', room });
+  const carol = await open({ name: 'Carol', room });
+  await join(alice);
+  await join(bob);
+
+  await carol.click('#connect');
+  await expect(carol.locator('#status')).toHaveText(`Room ${room} is full`);
+  await expect(carol.locator('#call-status')).toContainText('every seat is taken');
+  await expect(carol.locator('#connect')).toBeEnabled();
+  await expect(carol.locator('#start-call')).toBeDisabled();
+});
+
+test('three people in a mesh each see the two others', async ({ open }) => {
+  const room = freshRoom();
+  const pages = [
+    await open({ name: 'Alice', room }),
+    await open({ name: 'Bob', room }),
+    await open({ name: 'Carol', room }),
+  ];
+  for (const page of pages) await join(page);
+  for (const page of pages) await startCall(page);
+  for (const page of pages) await expectRemoteVideos(page, 2);
+  await expect(pages[0].locator('#call-status')).toHaveText('In the call with 2 others');
+});
+
+test('a denied camera gets a clear message and the call can be tried again', async ({ open }) => {
+  // The fake-UI flag grants every request, so denial is simulated in the page.
+  const page = await open({
+    room: freshRoom(),
+    init: () => {
+      navigator.mediaDevices.getUserMedia = () =>
+        Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    },
+  });
+  await join(page);
+  await page.click('#start-call');
+  await expect(page.locator('#call-status')).toContainText('access was denied');
+  await expect(page.locator('#start-call')).toBeEnabled();
+  await expect(page.locator('#videos .tile')).toHaveCount(0);
+});
