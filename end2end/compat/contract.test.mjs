@@ -8,6 +8,8 @@ import { io as io4 } from 'socket.io-client-v4';
 
 const URL = process.env.SIGNALROOM_URL ?? 'http://127.0.0.1:9980';
 const EVENTS = ['joined', 'leaved', 'bye', 'message', 'refused'];
+// The signaling additions; clients that listen only to EVENTS never notice them.
+const CALL_EVENTS = [...EVENTS, 'roster', 'otherjoin', 'full', 'signal', 'ice_servers'];
 const WAIT_MS = 10_000;
 
 const flavours = {
@@ -24,13 +26,13 @@ const flavours = {
 const open = new Set();
 after(() => open.forEach((s) => s.close()));
 
-/** A connected client that records every contract event in arrival order. */
-async function client(make) {
+/** A connected client that records every event in `events` in arrival order. */
+async function client(make, events = EVENTS) {
   const socket = make();
   open.add(socket);
   const queue = [];
   let waiter = null;
-  for (const name of EVENTS) {
+  for (const name of events) {
     socket.on(name, (...args) => {
       queue.push({ name, args });
       if (waiter) waiter();
@@ -170,4 +172,39 @@ test('2.x and 4.x clients chat in one room', async () => {
   assert.deepEqual(await modern.expect('message'), [room, modernId, 'from 4.x']);
   old.close();
   modern.close();
+});
+
+test('2.x and 4.x clients signal a call: names, otherjoin, full, directed signals', async () => {
+  const room = freshRoom();
+  const old = await client(flavours['socket.io-client 2.x, polling then websocket'], CALL_EVENTS);
+  const modern = await client(flavours['socket.io-client 4.x, websocket'], CALL_EVENTS);
+  const third = await client(flavours['socket.io-client 2.x, websocket'], CALL_EVENTS);
+
+  old.emit('join', room, { name: 'Old', capacity: 2 });
+  const [, oldId] = await old.expect('joined');
+  assert.deepEqual(await old.expect('roster'), [room, []]);
+  modern.emit('join', room, 'Modern');
+  const [, modernId] = await modern.expect('joined');
+  assert.deepEqual(await modern.expect('roster'), [room, [{ id: oldId, name: 'Old' }]]);
+  assert.deepEqual(await old.expect('otherjoin'), [room, modernId, 'Modern']);
+
+  // The first joiner asked for two seats.
+  third.emit('join', room);
+  const [fullRoom, thirdId] = await third.expect('full');
+  assert.equal(fullRoom, room);
+  assert.equal(typeof thirdId, 'string');
+
+  const offer = { type: 'offer', sdp: 'v=0\r\n' };
+  modern.emit('signal', room, oldId, offer);
+  assert.deepEqual(await old.expect('signal'), [room, modernId, offer]);
+  const answer = { type: 'answer', sdp: 'v=0\r\n' };
+  old.emit('signal', room, modernId, answer);
+  assert.deepEqual(await modern.expect('signal'), [room, oldId, answer]);
+  old.emit('signal', room, thirdId, { type: 'hangup' });
+  assert.equal((await old.expect('refused'))[0].code, 'unknown_peer');
+
+  old.emit('ice_servers');
+  assert.deepEqual(await old.expect('ice_servers'), [[]]);
+  await third.quiet();
+  for (const c of [old, modern, third]) c.close();
 });
