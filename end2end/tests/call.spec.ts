@@ -30,7 +30,8 @@ async function startCall(page: Page) {
   await expect(page.locator('#hang-up')).toBeEnabled();
 }
 
-test('two people see and hear each other; hanging up removes the tile', async ({ open }) => {
+/** Alice and Bob in a fresh room, both having started the call. */
+async function callOfTwo(open: (opts: { name: string; room: string }) => Promise<Page>) {
   const room = freshRoom();
   const alice = await open({ name: 'Alice', room });
   const bob = await open({ name: 'Bob', room });
@@ -38,6 +39,11 @@ test('two people see and hear each other; hanging up removes the tile', async ({
   await join(bob);
   await startCall(alice);
   await startCall(bob);
+  return [alice, bob];
+}
+
+test('two people see and hear each other; hanging up removes the tile', async ({ open }) => {
+  const [alice, bob] = await callOfTwo(open);
 
   await expectRemoteVideos(alice, 1);
   await expectRemoteVideos(bob, 1);
@@ -65,13 +71,7 @@ test('two people see and hear each other; hanging up removes the tile', async ({
 });
 
 test('a peer that leaves the room disappears from the grid', async ({ open }) => {
-  const room = freshRoom();
-  const alice = await open({ name: 'Alice', room });
-  const bob = await open({ name: 'Bob', room });
-  await join(alice);
-  await join(bob);
-  await startCall(alice);
-  await startCall(bob);
+  const [alice, bob] = await callOfTwo(open);
   await expectRemoteVideos(alice, 1);
 
   await bob.click('#leave');
