@@ -335,6 +335,37 @@ async fn wrong_types(suite: &mut Suite) {
             .after(&format!("message(room = {what})"), outcome, &[bad()])
             .await;
     }
+    for (what, arg) in &wrong {
+        let outcome = emit_once(
+            suite.addr,
+            "signal",
+            &[arg.clone(), json!("peer"), json!({"type": "hangup"})],
+        )
+        .await;
+        suite
+            .after(&format!("signal(room = {what})"), outcome, &[bad()])
+            .await;
+        let outcome = emit_once(
+            suite.addr,
+            "signal",
+            &[json!("r"), json!("peer"), arg.clone()],
+        )
+        .await;
+        suite
+            .after(&format!("signal(payload = {what})"), outcome, &[bad()])
+            .await;
+    }
+    let outcome = emit_once(
+        suite.addr,
+        "join",
+        &[json!("r"), json!({"capacity": "many"})],
+    )
+    .await;
+    suite
+        .after("join(room, {capacity: \"many\"})", outcome, &[bad()])
+        .await;
+    let outcome = emit_once(suite.addr, "join", &[json!("r"), json!(["name"])]).await;
+    suite.after("join(room, [name])", outcome, &[bad()]).await;
     let outcome = emit_once(suite.addr, "message", &[json!("bystanders")]).await;
     suite
         .after("message(room) with no data", outcome, &[bad()])

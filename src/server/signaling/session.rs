@@ -149,14 +149,12 @@ impl<A: Adapter> Session<A> {
 
     /// Relays `signal` to the one peer `to`, if sender and peer are both in `room`.
     fn signal(&self, room: RoomName, to: &str, signal: Signal) {
+        let peer = to.parse::<Sid>().ok().filter(|&sid| sid != self.sid);
         let target = self.hub.rooms.with(|rooms| {
             if !rooms.is_member(&self.sid, &room) {
                 return Err(RefusalCode::NotMember);
             }
-            rooms
-                .members(&room)
-                .into_iter()
-                .find(|sid| sid.to_string() == to && *sid != self.sid)
+            peer.filter(|sid| rooms.is_member(sid, &room))
                 .ok_or(RefusalCode::UnknownPeer)
         });
         let socket = match target.map(|sid| self.sockets.get(sid)) {
