@@ -79,6 +79,14 @@ test('a peer that leaves the room disappears from the grid', async ({ open }) =>
   await expect(bob.locator('#videos .tile')).toHaveCount(0);
 });
 
+test('a peer whose browser goes away disappears from the grid', async ({ open }) => {
+  const [alice, bob] = await callOfTwo(open);
+  await expectRemoteVideos(alice, 1);
+  await bob.close();
+  await expect(remoteTiles(alice)).toHaveCount(0);
+  await expect(alice.locator('#call-status')).toHaveText('In the call, waiting for others');
+});
+
 test('a third joiner of a two-seat room is told it is full', async ({ open }) => {
   const room = freshRoom();
   const alice = await open({ name: 'Alice', room });
@@ -95,7 +103,7 @@ test('a third joiner of a two-seat room is told it is full', async ({ open }) =>
   await expect(carol.locator('#start-call')).toBeDisabled();
 });
 
-test('three people in a mesh each see the two others', async ({ open }) => {
+test('three people who start at once each see the two others', async ({ open }) => {
   const room = freshRoom();
   const pages = [
     await open({ name: 'Alice', room }),
@@ -103,7 +111,8 @@ test('three people in a mesh each see the two others', async ({ open }) => {
     await open({ name: 'Carol', room }),
   ];
   for (const page of pages) await join(page);
-  for (const page of pages) await startCall(page);
+  // All at once: every pair offers at the same moment, which perfect negotiation resolves.
+  await Promise.all(pages.map(startCall));
   for (const page of pages) await expectRemoteVideos(page, 2);
   await expect(pages[0].locator('#call-status')).toHaveText('In the call with 2 others');
 });
