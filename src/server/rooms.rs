@@ -58,17 +58,22 @@ pub enum Left {
 #[derive(Debug)]
 struct Room<M> {
     capacity: Option<usize>,
-    members: BTreeMap<M, DisplayName>,
+    /// Each member's name, with the order in which it joined.
+    members: BTreeMap<M, (u64, DisplayName)>,
+    joins: u64,
 }
 
 impl<M: Ord + Clone> Room<M> {
-    /// Everyone in the room but `member`, with their names.
+    /// Everyone in the room but `member`, with their names, in the order they joined.
     fn others(&self, member: &M) -> Vec<(M, DisplayName)> {
-        self.members
+        let mut others: Vec<_> = self
+            .members
             .iter()
             .filter(|(m, _)| *m != member)
-            .map(|(m, name)| (m.clone(), name.clone()))
-            .collect()
+            .map(|(m, (order, name))| (*order, m.clone(), name.clone()))
+            .collect();
+        others.sort_unstable_by_key(|(order, ..)| *order);
+        others.into_iter().map(|(_, m, name)| (m, name)).collect()
     }
 }
 
@@ -122,13 +127,17 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
                 (server, asked) => server.or(asked),
             },
             members: BTreeMap::new(),
+            joins: 0,
         });
         // Capacities are at least 1, so a room just created is never full.
         if let Some(capacity) = entry.capacity.filter(|&c| entry.members.len() >= c) {
             return Joined::Full { capacity };
         }
         let others = entry.others(member);
-        entry.members.insert(member.clone(), seat.name);
+        entry.joins += 1;
+        entry
+            .members
+            .insert(member.clone(), (entry.joins, seat.name));
         let members = entry.members.len();
         self.rooms_of
             .entry(member.clone())
@@ -284,6 +293,19 @@ mod tests {
         );
         assert!(rooms.is_member(&1, &room("a")));
         assert!(!rooms.is_member(&1, &room("b")));
+    }
+
+    #[test]
+    fn others_are_listed_in_the_order_they_joined() {
+        let mut rooms = Rooms::default();
+        for member in [5, 1, 3] {
+            rooms.join(&member, &room("a"), seat(&format!("m{member}")), OPEN);
+        }
+        let Joined::Added { others, .. } = rooms.join(&2, &room("a"), seat("two"), OPEN) else {
+            panic!("not added");
+        };
+        let order: Vec<i32> = others.into_iter().map(|(m, _)| m).collect();
+        assert_eq!(order, vec![5, 1, 3]);
     }
 
     #[test]
