@@ -31,7 +31,7 @@ step "npm packages for the browser and compatibility tests"
 
 step "format and lints"
 cargo fmt --check
-cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --features ssr,loadgen --all-targets -- -D warnings
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests"

@@ -16,12 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use config::Config;
 use signaling::Hub;
@@ -63,6 +64,13 @@ pub async fn run(
     // Graceful: on `shutdown`, stop accepting, send every client a disconnect, let in-flight
     // requests finish; but never wait longer than the configured grace period for them.
     let stopping = Arc::new(Notify::new());
+    // Small real-time frames must not wait for Nagle's algorithm to coalesce them with the next
+    // ones: with delayed ACKs on the other side that costs up to 40 ms per message.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            debug!(%err, "TCP_NODELAY not set");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown({
         let stopping = stopping.clone();
         async move {
