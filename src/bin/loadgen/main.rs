@@ -6,8 +6,10 @@
 //! - [`scenarios`]: fan-out, connections, churn.
 //! - [`procfs`]: the server's CPU time and memory from `/proc`.
 //! - [`stats`]: latency percentiles.
+//! - [`report`]: medians, ratios and the chart from a run's JSON lines.
 
 mod procfs;
+mod report;
 mod scenarios;
 mod stats;
 mod wire;
@@ -30,11 +32,14 @@ struct Args {
     #[arg(long, value_enum, default_value = "4")]
     eio: Eio,
     /// The server's process id, for its CPU time and memory.
-    #[arg(long)]
+    #[arg(long, default_value_t = 0)]
     pid: u32,
     /// A name for the server, copied into the result.
     #[arg(long, default_value = "server")]
     label: String,
+    /// A tag for grouping results in `report`, copied into the result.
+    #[arg(long, default_value = "")]
+    tag: String,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -75,10 +80,19 @@ enum Scenario {
         #[arg(long, default_value_t = 5.0)]
         duration: f64,
     },
+    /// Prints medians and ratios from a file of result lines and draws the sweep chart.
+    Report {
+        input: std::path::PathBuf,
+        #[arg(long)]
+        svg: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Scenario::Report { input, svg } = &args.scenario {
+        return report::run(input, svg.as_deref());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -123,6 +137,7 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await?,
             )?,
+            Scenario::Report { .. } => unreachable!("handled above"),
             Scenario::Churn { workers, duration } => serde_json::to_value(
                 scenarios::churn(
                     &target,
@@ -135,7 +150,7 @@ fn main() -> anyhow::Result<()> {
             )?,
         })
     })?;
-    let mut line = json!({ "server": args.label, "eio": args.eio });
+    let mut line = json!({ "server": args.label, "tag": args.tag, "eio": args.eio });
     if let (Some(line), Value::Object(fields)) = (line.as_object_mut(), result) {
         line.extend(fields);
     }

@@ -88,6 +88,8 @@ pub struct FanoutResult {
     deliveries_per_s: f64,
     latency: Latency,
     server_cpu_s: f64,
+    /// Server CPU over the run, in percent of one core.
+    cpu_percent: f64,
     deliveries_per_cpu_s: f64,
 }
 
@@ -175,6 +177,7 @@ pub async fn fanout(target: &Target, plan: Fanout) -> anyhow::Result<FanoutResul
         deliveries_per_s: total.deliveries as f64 / duration_s,
         latency: Latency::of(total.latencies),
         server_cpu_s,
+        cpu_percent: 100.0 * server_cpu_s / (duration_s + DRAIN.as_secs_f64()),
         deliveries_per_cpu_s: total.deliveries as f64 / server_cpu_s.max(1e-9),
     })
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The benchmark: signalroom against the tutorial's server on Node (bench/node), side by side
+# on this machine, on loopback. Usage: scripts/bench.sh [quick|full]
+#   quick (about a minute): 3 rounds of short runs, 500 connections;
+#   full (a few minutes, the README's numbers): 5 rounds of longer runs, an offered-load sweep
+#     for the chart, and 20,000 connections held by one signalroom.
+# Each round starts fresh servers and runs the same scenarios against each in alternation;
+# results go to target/bench/<time>/results.jsonl, then `loadgen report` prints the medians and
+# ratios (and, in full mode, writes docs/benchmarks.svg). See docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-quick}
+case $mode in
+  quick) rounds=3; secs=1; conns=500; churn_secs=1; sweep=""; hold=0 ;;
+  full) rounds=5; secs=4; conns=5000; churn_secs=3; sweep="0.25 0.5 1 1.5 2 3"; hold=20000 ;;
+  *) echo "usage: $0 [quick|full]" >&2; exit 2 ;;
+esac
+rooms=10 members=10
+
+echo "== building (release)"
+cargo build --release --quiet --features ssr,loadgen --bin signalroom --bin loadgen
+echo "== the Node baseline's packages"
+(cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
+
+# Many sockets: raise this shell's file-descriptor limit (children inherit it), not the system's.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((hold + 1000)) ] || {
+  echo "the file-descriptor limit ($(ulimit -n)) is too low for $hold connections; holding fewer" >&2
+  hold=$(( $(ulimit -n) / 2 - 1000 )); [ "$hold" -gt 0 ] || hold=0
+}
+
+out=target/bench/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+results=$out/results.jsonl
+server_pid=""
+port=0
+
+start() { # start KIND PORT
+  port=$2
+  case $1 in
+    # The per-client event-rate limit would refuse the closed loop's bursts; logging is at the
+    # level an operator would run (no per-event lines), as for Node.
+    signalroom) target/release/signalroom --addr "127.0.0.1:$port" --log-file "" --log-level warn \
+                  --event-rate 0 --max-connections 100000 >"$out/$1.log" 2>&1 & ;;
+    node) node bench/node/server.js "$port" >"$out/$1.log" 2>&1 & ;;
+  esac
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/socket.io/?EIO=4&transport=polling" >/dev/null && return
+    sleep 0.1
+  done
+  echo "$1 did not start" >&2; exit 1
+}
+stop() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+trap stop EXIT
+
+load() { # load KIND TAG SCENARIO ARGS...
+  local kind=$1 tag=$2; shift 2
+  target/release/loadgen --addr "127.0.0.1:$port" --pid "$server_pid" --label "$kind" --tag "$tag" "$@" \
+    | tee -a "$results" | cut -c1-160
+}
+
+fanout=(fanout --rooms $rooms --members $members --size 100 --duration $secs)
+node_saturation=""
+for round in $(seq "$rounds"); do
+  # Alternate which server goes first, so neither always runs on a warmer machine.
+  if [ $((round % 2)) = 1 ]; then order="node signalroom"; else order="signalroom node"; fi
+  for kind in $order; do
+    echo "== round $round/$rounds: $kind"
+    start "$kind" 9990
+    load "$kind" connections connections --count "$conns" --hold 1
+    stop; start "$kind" 9990
+    load "$kind" saturation "${fanout[@]}"
+    if [ "$kind" = node ] && [ -z "$node_saturation" ]; then
+      # The fixed load: half of Node's saturated message rate, measured in its first round.
+      node_saturation=$(tail -1 "$results" | sed -E 's/.*"deliveries_per_s":([0-9.]+).*/\1/')
+      fixed=$(awk -v d="$node_saturation" -v m=$members 'BEGIN { printf "%.0f", d / m / 2 }')
+      echo "   fixed load: $fixed messages/s (half of Node's saturation)"
+    fi
+    load "$kind" churn churn --workers 20 --duration $churn_secs
+    stop
+  done
+  # The fixed-load runs need Node's saturation first, so they follow within the round.
+  for kind in $order; do
+    start "$kind" 9990
+    load "$kind" fixed "${fanout[@]}" --rate "$fixed"
+    if [ "$round" = 1 ]; then
+      for f in $sweep; do
+        rate=$(awk -v r="$fixed" -v f="$f" 'BEGIN { printf "%.0f", r * 2 * f }')
+        load "$kind" sweep "${fanout[@]}" --rate "$rate"
+      done
+    fi
+    stop
+  done
+done
+
+if [ "$hold" -gt 0 ]; then
+  echo "== $hold idle connections held by one signalroom"
+  start signalroom 9990
+  load signalroom hold connections --count "$hold" --per-room 10 --hold 5
+  stop
+fi
+
+echo
+svg=()
+[ -n "$sweep" ] && svg=(--svg docs/benchmarks.svg)
+target/release/loadgen report "$results" "${svg[@]}" | tee "$out/report.md"
+echo "results: $results"

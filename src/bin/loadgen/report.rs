@@ -1,0 +1,337 @@
+//! `loadgen report`: reads the JSON lines of a benchmark run, prints the medians of each
+//! figure for signalroom and Node with their ratio as a Markdown table, and draws the offered-
+//! load sweep as an SVG chart. Lines are grouped by the `tag` each run was given.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use serde_json::Value;
+
+const OURS: &str = "signalroom";
+const BASELINE: &str = "node";
+
+pub fn run(input: &std::path::Path, svg: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("a line is not JSON")?;
+    print!("{}", table(&lines));
+    if let Some(path) = svg {
+        std::fs::write(path, chart(&lines))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("\nchart: {}", path.display());
+    }
+    Ok(())
+}
+
+/// The median of `field` (a JSON pointer) over the runs of `server` tagged `tag`.
+fn median(lines: &[Value], tag: &str, server: &str, field: &str) -> Option<f64> {
+    let mut values: Vec<f64> = lines
+        .iter()
+        .filter(|l| l["tag"] == tag && l["server"] == server)
+        .filter_map(|l| l.pointer(field)?.as_f64())
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+fn count(lines: &[Value], tag: &str, server: &str) -> usize {
+    lines
+        .iter()
+        .filter(|l| l["tag"] == tag && l["server"] == server)
+        .count()
+}
+
+fn table(lines: &[Value]) -> String {
+    let fixed_rate = lines
+        .iter()
+        .find(|l| l["tag"] == "fixed")
+        .and_then(|l| l["offered_rate"].as_f64())
+        .unwrap_or(0.0);
+    // (figure, tag, field, unit, higher is better)
+    let rows: [(String, &str, &str, &str, bool); 7] = [
+        (
+            "deliveries per server CPU-second, saturation".into(),
+            "saturation",
+            "/deliveries_per_cpu_s",
+            "",
+            true,
+        ),
+        (
+            "deliveries per second, saturation".into(),
+            "saturation",
+            "/deliveries_per_s",
+            "",
+            true,
+        ),
+        (
+            format!("p99 latency at {fixed_rate:.0} msg/s"),
+            "fixed",
+            "/latency/p99_ms",
+            " ms",
+            false,
+        ),
+        (
+            format!("server CPU at {fixed_rate:.0} msg/s"),
+            "fixed",
+            "/cpu_percent",
+            " %",
+            false,
+        ),
+        (
+            "RSS per idle connection (fresh process)".into(),
+            "connections",
+            "/rss_per_connection_kib",
+            " KiB",
+            false,
+        ),
+        (
+            "connect+join per server CPU-second".into(),
+            "connections",
+            "/connects_per_cpu_s",
+            "",
+            true,
+        ),
+        (
+            "churn cycles per server CPU-second".into(),
+            "churn",
+            "/cycles_per_cpu_s",
+            "",
+            true,
+        ),
+    ];
+    let mut out = String::new();
+    let rounds = count(lines, "saturation", OURS).min(count(lines, "saturation", BASELINE));
+    let _ = writeln!(out, "medians of {rounds} rounds\n");
+    let _ = writeln!(
+        out,
+        "| figure | {OURS} | {BASELINE} | {OURS} / {BASELINE} | target |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    for (figure, tag, field, unit, higher) in rows {
+        let ours = median(lines, tag, OURS, field);
+        let base = median(lines, tag, BASELINE, field);
+        let ratio = match (ours, base) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "–".into(),
+        };
+        let target = match (tag, higher) {
+            ("saturation", true) if field.contains("cpu") => "≥ 5",
+            ("fixed", false) if field.contains("p99") => "≤ 0.33",
+            ("connections", false) => "< 1",
+            ("connections", true) => "≥ 5",
+            _ => "",
+        };
+        let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{}{unit}", human(v)));
+        let _ = writeln!(
+            out,
+            "| {figure} | {} | {} | {ratio} | {target} |",
+            show(ours),
+            show(base)
+        );
+    }
+    // Correctness below saturation, and the large hold.
+    let mut faults = BTreeMap::new();
+    for l in lines
+        .iter()
+        .filter(|l| l["tag"] == "fixed" || l["tag"] == "sweep")
+    {
+        let below = l["offered_rate"].as_f64().unwrap_or(0.0)
+            * l["members"].as_f64().unwrap_or(1.0)
+            < 0.9 * l["deliveries_per_s"].as_f64().unwrap_or(0.0) + 1.0;
+        let entry = faults
+            .entry(l["server"].as_str().unwrap_or("?").to_owned())
+            .or_insert((0, 0, 0));
+        entry.0 += 1;
+        if below {
+            entry.1 += l["lost"].as_u64().unwrap_or(0);
+            entry.2 += l["out_of_order"].as_u64().unwrap_or(0);
+        }
+    }
+    let _ = writeln!(out);
+    for (server, (runs, lost, disorder)) in faults {
+        let _ = writeln!(out, "{server}: {runs} fixed-rate runs, {lost} lost and {disorder} out of order below saturation");
+    }
+    for l in lines.iter().filter(|l| l["tag"] == "hold") {
+        let _ = writeln!(
+            out,
+            "{}: held {} connections for {} s, {} failed to connect, {} dropped, RSS {} KiB ({:.1} KiB each)",
+            l["server"].as_str().unwrap_or("?"),
+            l["connections"],
+            l["held_s"],
+            l["failures"],
+            l["dropped_while_held"],
+            l["rss_held_kib"],
+            l["rss_per_connection_kib"].as_f64().unwrap_or(0.0),
+        );
+    }
+    out
+}
+
+fn human(v: f64) -> String {
+    if v >= 10_000.0 {
+        let s = format!("{:.0}", v);
+        // Thousands separators.
+        let bytes: Vec<char> = s.chars().collect();
+        let mut out = String::new();
+        for (i, c) in bytes.iter().enumerate() {
+            if i > 0 && (bytes.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(*c);
+        }
+        out
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Throughput and p99 against offered load, one line per server, from the `sweep` runs.
+fn chart(lines: &[Value]) -> String {
+    let series = |server: &str, field: &str| -> Vec<(f64, f64)> {
+        let mut by_rate: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+        for l in lines
+            .iter()
+            .filter(|l| l["tag"] == "sweep" && l["server"] == server)
+        {
+            let (Some(rate), Some(v)) = (
+                l["offered_rate"].as_f64(),
+                l.pointer(field).and_then(Value::as_f64),
+            ) else {
+                continue;
+            };
+            let offered = rate * l["members"].as_f64().unwrap_or(1.0);
+            by_rate.entry(offered as u64).or_default().push(v);
+        }
+        by_rate
+            .into_iter()
+            .map(|(x, mut ys)| {
+                ys.sort_by(f64::total_cmp);
+                (x as f64, ys[ys.len() / 2])
+            })
+            .collect()
+    };
+    let panels = [
+        ("delivered per second", "/deliveries_per_s", false),
+        ("p99 latency (ms, log scale)", "/latency/p99_ms", true),
+    ];
+    let (w, h, pad) = (420.0, 300.0, 50.0);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="11">"#,
+        2.0 * w + 20.0,
+        h + 40.0
+    );
+    let _ = write!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    for (i, (title, field, log)) in panels.iter().enumerate() {
+        let ox = i as f64 * (w + 20.0);
+        let data = [
+            (OURS, "#2563eb", series(OURS, field)),
+            (BASELINE, "#dc2626", series(BASELINE, field)),
+        ];
+        let xs = data.iter().flat_map(|(_, _, s)| s.iter().map(|p| p.0));
+        let ys = data.iter().flat_map(|(_, _, s)| s.iter().map(|p| p.1));
+        let x_max = xs.fold(1.0, f64::max);
+        let y_max = ys.clone().fold(1e-3, f64::max);
+        let y_min = ys.fold(f64::MAX, f64::min).min(y_max);
+        let scale_y = |v: f64| -> f64 {
+            let f = if *log {
+                let (lo, hi) = ((y_min.max(0.01) / 2.0).log10(), (y_max * 2.0).log10());
+                (v.max(0.01).log10() - lo) / (hi - lo)
+            } else {
+                v / (y_max * 1.1)
+            };
+            h - pad - f * (h - 2.0 * pad)
+        };
+        let scale_x = |v: f64| ox + pad + v / (x_max * 1.05) * (w - 2.0 * pad);
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="20" font-size="13" font-weight="bold">{title}</text>"#,
+            ox + pad
+        );
+        let _ = write!(
+            svg,
+            r#"<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="black"/><line x1="{0}" y1="{3}" x2="{0}" y2="{1}" stroke="black"/>"#,
+            ox + pad,
+            h - pad,
+            ox + w - pad,
+            pad
+        );
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="middle">offered deliveries per second</text>"#,
+            ox + w / 2.0,
+            h - 10.0
+        );
+        for k in 0..=4 {
+            let xv = x_max * 1.05 * f64::from(k) / 4.0;
+            let _ = write!(
+                svg,
+                r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+                scale_x(xv),
+                h - pad + 15.0,
+                human(xv)
+            );
+        }
+        let ticks: Vec<f64> = if *log {
+            [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
+                .into_iter()
+                .filter(|t| *t >= y_min.max(0.01) / 2.0 && *t <= y_max * 2.0)
+                .collect()
+        } else {
+            (0..=4).map(|k| y_max * 1.1 * f64::from(k) / 4.0).collect()
+        };
+        for t in ticks {
+            let _ = write!(
+                svg,
+                r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+                ox + pad - 4.0,
+                scale_y(t) + 4.0,
+                human(t)
+            );
+        }
+        for (j, (name, color, points)) in data.iter().enumerate() {
+            let path: Vec<String> = points
+                .iter()
+                .map(|(x, y)| format!("{:.1},{:.1}", scale_x(*x), scale_y(*y)))
+                .collect();
+            let _ = write!(
+                svg,
+                r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+                path.join(" ")
+            );
+            for (x, y) in points {
+                let _ = write!(
+                    svg,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#,
+                    scale_x(*x),
+                    scale_y(*y)
+                );
+            }
+            let _ = write!(
+                svg,
+                r#"<text x="{}" y="{}" fill="{color}">{name}</text>"#,
+                ox + pad + 10.0,
+                pad + 14.0 * j as f64
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
