@@ -215,3 +215,25 @@ async fn a_payload_over_the_limit_disconnects_its_sender_on_either_transport() {
         watcher.expect("leaved").await;
     }
 }
+
+/// The exact frame on the wire, as socket.io clients parse it: the relayed data is written once
+/// and copied to each member, so check the bytes, not just the parsed value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_message_is_the_exact_socket_io_frame() {
+    let server = start_server().await;
+    let mut alice = common::raw::RawClient::connect(server.addr).await;
+    alice.emit("join", &[json!("r")]).await;
+    alice.expect("joined").await;
+    alice.expect("roster").await;
+    alice
+        .send(r#"42["message","r",{"k":[1,"\u00e9\"",null],"n":-0.5}]"#)
+        .await;
+    let common::raw::Frame::Text(frame) = alice.next_raw().await else {
+        panic!("no frame");
+    };
+    let expected = format!(
+        r#"42["message","r","{}",{{"k":[1,"é\"",null],"n":-0.5}}]"#,
+        alice.id
+    );
+    assert_eq!(frame, expected);
+}

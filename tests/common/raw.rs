@@ -114,6 +114,24 @@ impl RawClient {
         }
     }
 
+    /// The next text frame as sent, unparsed (pings answered).
+    pub async fn next_raw(&mut self) -> Frame {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame");
+            match message {
+                Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                    let _ = self.ws.send(Message::text("3")).await;
+                }
+                Some(Ok(Message::Text(text))) => return Frame::Text(text.to_string()),
+                Some(Ok(Message::Binary(bytes))) => return Frame::Binary(bytes.to_vec()),
+                Some(Ok(_)) => {}
+                _ => return Frame::Closed,
+            }
+        }
+    }
+
     /// The next Socket.IO event, which must be `name`; returns its arguments.
     pub async fn expect(&mut self, name: &str) -> Vec<Value> {
         match self.next().await {

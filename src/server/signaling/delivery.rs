@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::Hub;
-use crate::protocol::{CloseCode, Closing, RoomName, ServerEvent};
+use crate::protocol::{event, CloseCode, Closing, RoomName, ServerEvent};
 
 /// How long an evicted socket is given to take its `closing` notice and disconnect. After
 /// that, engineioxide's heartbeat closes it: a ping that finds the buffer full ends the session.
@@ -54,6 +54,36 @@ pub(super) fn to_room<A: Adapter>(
         // A member whose socket is gone is being removed by its own session.
         if let Some(socket) = sockets.get(sid) {
             to_socket(hub, &socket, event);
+        }
+    }
+}
+
+/// Relays `message(room, from, data)` to every member of `room`, sender included.
+///
+/// The hot path: `data` is serialized once, not once per member, and each member's packet
+/// then only copies it (socketioxide's serializer passes a `RawValue` through). The wire form
+/// is the same as [`ServerEvent::Message`]'s.
+pub(super) fn message_to_room<A: Adapter>(
+    hub: &Hub,
+    sockets: &Sockets<A>,
+    room: &RoomName,
+    from: &str,
+    data: &serde_json::Value,
+) {
+    let Ok(data) = serde_json::value::to_raw_value(data) else {
+        return; // A `Value` always serializes.
+    };
+    let args = (room.as_str(), from, &*data);
+    for sid in hub.rooms.with(|rooms| rooms.members(room)) {
+        let Some(socket) = sockets.get(sid) else {
+            continue;
+        };
+        match socket.emit(event::MESSAGE, &args) {
+            Ok(()) => {}
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                evict(hub, socket, CloseCode::SlowReceiver);
+            }
+            Err(err) => debug!(id = %socket.id, %err, "message not sent"),
         }
     }
 }

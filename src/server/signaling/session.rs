@@ -64,12 +64,7 @@ impl<A: Adapter> Session<A> {
                 {
                     return self.refuse(Refusal::new(event::MESSAGE, RefusalCode::NotMember));
                 }
-                let event = ServerEvent::Message {
-                    room: room.to_string(),
-                    from: self.id.clone(),
-                    data,
-                };
-                delivery::to_room(&self.hub, &self.sockets, &room, &event, None);
+                delivery::message_to_room(&self.hub, &self.sockets, &room, &self.id, &data);
             }
             ClientEvent::Signal { room, to, signal } => self.signal(room, &to, signal),
             ClientEvent::IceServers => {
