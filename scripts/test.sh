@@ -2,7 +2,8 @@
 # Every test: formatting and lints, unit and integration tests (cargo), a bounded fuzzing run
 # of the decoders (scripts/fuzz.sh), then, against a release server on loopback, the
 # Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests, and last the
-# container image (scripts/container.sh; SIGNALROOM_SKIP_CONTAINER=1 skips it).
+# container image (scripts/container.sh; SIGNALROOM_SKIP_CONTAINER=1 skips it), after a quick
+# benchmark run (scripts/bench.sh quick; SIGNALROOM_SKIP_BENCH=1 skips it).
 # Installs what it needs (pinned tools, Debian's Chromium and podman, npm packages) and skips
 # what is there.
 set -euo pipefail
@@ -62,6 +63,12 @@ step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
 
 kill $server 2>/dev/null || true
+
+if [ -z "${SIGNALROOM_SKIP_BENCH:-}" ]; then
+  step "benchmark, quick mode (keeps scripts/bench.sh working; numbers: docs/benchmarks.md)"
+  scripts/bench.sh quick
+fi
+
 if [ -z "$container" ]; then
   step "container image (podman)"
   scripts/container.sh

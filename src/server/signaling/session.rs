@@ -41,8 +41,10 @@ impl<A: Adapter> Session<A> {
     pub(super) async fn run(self, mut rx: mpsc::Receiver<Command>) {
         while let Some(command) = rx.recv().await {
             match command {
-                Command::Event(Ok(event)) => self.handle(event),
-                Command::Event(Err(refusal)) => self.refuse(refusal),
+                Command::Event(event) => match *event {
+                    Ok(event) => self.handle(event),
+                    Err(refusal) => self.refuse(refusal),
+                },
                 Command::Disconnect(reason) => {
                     debug!(id = %self.id, ?reason, "disconnected");
                     break;
