@@ -19,7 +19,7 @@ COPY scripts/setup.sh scripts/
 RUN scripts/setup.sh
 COPY . .
 # bash, not sh: setup.sh is sourced for its PATH (exec form: some builders ignore SHELL).
-RUN ["bash", "-c", ". scripts/setup.sh && cargo leptos build --release"]
+RUN ["bash", "-c", ". scripts/setup.sh && cargo leptos build --release --precompress"]
 
 FROM ${RUNTIME_IMAGE}
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin signalroom

@@ -42,7 +42,7 @@ step "fuzzing the decoders (fixed seed, bounded)"
 scripts/fuzz.sh
 
 step "release build"
-cargo leptos build --release
+cargo leptos build --release --precompress
 
 port=${SIGNALROOM_TEST_PORT:-9985}
 step "starting signalroom on 127.0.0.1:$port"

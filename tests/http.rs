@@ -249,3 +249,28 @@ async fn healthz_counts_connections_and_rooms() {
     }
     panic!("the closed session was not forgotten");
 }
+
+#[tokio::test]
+async fn precompressed_files_are_served_to_browsers_that_accept_them() {
+    let root = site();
+    std::fs::write(root.join("pkg/app.js"), "plain").unwrap();
+    std::fs::write(root.join("pkg/app.js.br"), "brotli bytes").unwrap();
+    let server = start_server_with(Config {
+        site_root: root,
+        ..Config::default()
+    })
+    .await;
+    let url = format!("http://{}/pkg/app.js", server.addr);
+    let client = reqwest::Client::new();
+    let br = client
+        .get(&url)
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.bytes().await.unwrap().as_ref(), b"brotli bytes");
+    let plain = client.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), "plain");
+}
