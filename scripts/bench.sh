@@ -3,7 +3,10 @@
 # on this machine, on loopback. Usage: scripts/bench.sh [quick|full]
 #   quick (about a minute): 3 rounds of short runs, 500 connections;
 #   full (a few minutes, the README's numbers): 5 rounds of longer runs, an offered-load sweep
-#     for the chart, and 20,000 connections held by one signalroom.
+#     for the chart, and 20,000 connections held by one signalroom (or as many as the
+#     open-files limit allows).
+# Both modes also time the page's hydration in headless Chromium (if installed) and report
+# the bundle's brotli size.
 # Each round starts fresh servers and runs the same scenarios against each in alternation;
 # results go to target/bench/<time>/results.jsonl, then `loadgen report` prints the medians and
 # ratios (and, in full mode, writes docs/benchmarks.svg). See docs/benchmarks.md.
@@ -18,6 +21,8 @@ esac
 rooms=10 members=10
 
 echo "== building (release)"
+. scripts/setup.sh
+cargo leptos build --release --precompress >/dev/null
 cargo build --release --quiet --features ssr,loadgen --bin signalroom --bin loadgen
 echo "== the Node baseline's packages"
 (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
@@ -102,6 +107,21 @@ if [ "$hold" -gt 0 ]; then
   load signalroom hold connections --count "$hold" --per-room 10 --hold 5
   stop
 fi
+
+if command -v chromium >/dev/null; then
+  echo "== page hydration in headless Chromium"
+  (cd end2end && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
+  start signalroom 9990
+  (cd end2end && SIGNALROOM_URL="http://127.0.0.1:$port" HYDRATION_RUNS=$([ "$mode" = full ] && echo 40 || echo 10) \
+    npx playwright test -c bench/playwright.bench.config.ts 2>&1) \
+    | grep '"scenario":"hydration"' | sed 's/^{/{"server":"signalroom","tag":"hydration",/' | tee -a "$results"
+  stop
+else
+  echo "(no chromium: the page hydration benchmark is skipped)"
+fi
+sizes=$(for f in target/site/pkg/signalroom.wasm target/site/pkg/signalroom.js target/site/pkg/signalroom.css; do
+  [ -f "$f.br" ] && stat -c %s "$f.br"; done | awk '{ total += $1 } END { print total + 0 }')
+echo "{\"server\":\"signalroom\",\"tag\":\"bundle\",\"brotli_bytes\":${sizes:-0}}" | tee -a "$results"
 
 echo
 svg=()

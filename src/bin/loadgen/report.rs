@@ -165,6 +165,22 @@ fn table(lines: &[Value]) -> String {
     for (server, (runs, lost, disorder)) in faults {
         let _ = writeln!(out, "{server}: {runs} fixed-rate runs, {lost} lost and {disorder} out of order below saturation");
     }
+    for l in lines.iter().filter(|l| l["tag"] == "hydration") {
+        let _ = writeln!(
+            out,
+            "page hydrated and interactive after navigation ({} runs): p50 {} ms, p90 {} ms, max {} ms",
+            l["runs"], l["p50_ms"], l["p90_ms"], l["max_ms"]
+        );
+    }
+    for l in lines.iter().filter(|l| l["tag"] == "bundle") {
+        let bytes = l["brotli_bytes"].as_f64().unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "page bundle (WASM + JS + CSS), brotli: {} bytes ({:.1} KiB)",
+            human(bytes),
+            bytes / 1024.0
+        );
+    }
     for l in lines.iter().filter(|l| l["tag"] == "hold") {
         let _ = writeln!(
             out,
