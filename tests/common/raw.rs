@@ -28,6 +28,8 @@ pub enum Frame {
     Binary(Vec<u8>),
     /// The WebSocket closed.
     Closed,
+    /// Reading failed: the connection broke without a close.
+    Broken(String),
 }
 
 impl RawClient {
@@ -108,7 +110,8 @@ impl RawClient {
                     });
                 }
                 Some(Ok(Message::Binary(bytes))) => return Some(Frame::Binary(bytes.to_vec())),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Some(Frame::Closed),
+                Some(Ok(Message::Close(_))) | None => return Some(Frame::Closed),
+                Some(Err(err)) => return Some(Frame::Broken(err.to_string())),
                 Some(Ok(_)) => {}
             }
         }
