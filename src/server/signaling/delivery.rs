@@ -75,27 +75,30 @@ pub(super) fn message_to_room<A: Adapter>(
     };
     let args = (room.as_str(), from, &*data);
     for sid in hub.rooms.with(|rooms| rooms.members(room)) {
-        let Some(socket) = sockets.get(sid) else {
-            continue;
-        };
-        match socket.emit(event::MESSAGE, &args) {
-            Ok(()) => {}
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                evict(hub, socket, CloseCode::SlowReceiver);
-            }
-            Err(err) => debug!(id = %socket.id, %err, "message not sent"),
+        if let Some(socket) = sockets.get(sid) {
+            emit_or_evict(hub, &socket, event::MESSAGE, &args);
         }
     }
 }
 
 /// Sends `event` to one socket, evicting it if its send buffer is full.
 pub(super) fn to_socket<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, event: &ServerEvent) {
-    match socket.emit(event.name(), event) {
+    emit_or_evict(hub, socket, event.name(), event);
+}
+
+/// Emits `name(args...)` to `socket`; a full send buffer makes it a slow receiver, evicted.
+fn emit_or_evict<A: Adapter, T: serde::Serialize + ?Sized>(
+    hub: &Hub,
+    socket: &SocketRef<A>,
+    name: &str,
+    args: &T,
+) {
+    match socket.emit(name, args) {
         Ok(()) => {}
         Err(SendError::Socket(SocketError::InternalChannelFull)) => {
             evict(hub, socket.clone(), CloseCode::SlowReceiver);
         }
-        Err(err) => debug!(id = %socket.id, %err, event = event.name(), "not sent"),
+        Err(err) => debug!(id = %socket.id, %err, event = name, "not sent"),
     }
 }
 
