@@ -5,6 +5,7 @@ mod health;
 pub mod ice;
 pub mod limits;
 pub mod logging;
+mod request_parts;
 pub mod rooms;
 pub mod security;
 pub mod signaling;
@@ -55,6 +56,7 @@ pub async fn run(
     let origins = security::AllowedOrigins::new(&config.allowed_origins);
     let app = router(leptos_options(&config, addr), config.list_directories, hub)
         .layer(socketio_layer)
+        .layer(axum::middleware::from_fn(request_parts::detach_socketio))
         .layer(axum::middleware::from_fn_with_state(
             origins,
             security::check_origin,
