@@ -143,6 +143,42 @@ async fn connections_beyond_the_limit_are_refused_until_one_leaves() {
     third.expect("a slot freed").join("after").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_vanish_while_connecting_free_their_slots() {
+    let server = start_server_with(Config {
+        max_connections: 5,
+        ..Config::default()
+    })
+    .await;
+    let mut bystander = TestClient::connect(&server).await;
+    bystander.join("r").await;
+    for _ in 0..100 {
+        RawClient::connect_then_vanish(server.addr).await;
+    }
+    // Each vanished client's session ends, whether or not its connect completed.
+    let mut health = common::health(server.addr).await;
+    for _ in 0..100 {
+        if health["connections"] == json!(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        health = common::health(server.addr).await;
+    }
+    assert_eq!(health["connections"], json!(1), "{health}");
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        let mut client = TestClient::connect(&server).await;
+        client.join("r").await;
+        others.push(client);
+    }
+    bystander
+        .emit("message", vec![json!("r"), json!("still here")])
+        .await;
+    for client in &mut others {
+        assert_eq!(client.expect("message").await[2], json!("still here"));
+    }
+}
+
 /// A client that stops reading while a room streams: once its send buffer is full it is taken
 /// out of the room (the others get `bye`) and, when it reads again, finds an unbroken prefix of
 /// the stream, then `closing(slow_receiver)`, then the disconnect; never a gap.

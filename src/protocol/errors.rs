@@ -35,7 +35,6 @@ pub enum RefusalCode {
     NotMember,
     UnknownPeer,
     BinaryUnsupported,
-    Overloaded,
     RateLimited,
     TooManyRooms,
 }
@@ -54,7 +53,6 @@ impl RefusalCode {
             Self::NotMember => "you are not in that room",
             Self::UnknownPeer => "that peer is not in the room with you",
             Self::BinaryUnsupported => "binary payloads are not supported",
-            Self::Overloaded => "too many events queued for this connection; slow down",
             Self::RateLimited => "too many events per second; slow down or be disconnected",
             Self::TooManyRooms => "you are in as many rooms as one connection may be",
         }

@@ -38,10 +38,10 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_SEND_BUFFER", default_value_t = 8192)]
     pub send_buffer: usize,
 
-    /// Received events waiting to be handled, per client, before further ones are refused with
-    /// `overloaded`.
-    #[arg(long, env = "SIGNALROOM_EVENT_QUEUE", default_value_t = 8192)]
-    pub event_queue: usize,
+    /// No longer has an effect: events are handled as they arrive, with no queue to bound.
+    /// Still accepted so existing command lines and environments keep working.
+    #[arg(long, env = "SIGNALROOM_EVENT_QUEUE", hide = true)]
+    pub event_queue: Option<usize>,
 
     /// Events per second one client may send, sustained; more are refused with
     /// `rate_limited`, and a client that keeps going is disconnected. 0 means no limit.

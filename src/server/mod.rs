@@ -47,6 +47,9 @@ pub async fn run(
     // separate settings, set to the same number so the limit holds on either transport.
     let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
     let hub = Hub::new(&config);
+    if config.event_queue.is_some() {
+        warn!("--event-queue no longer has an effect: events are handled as they arrive");
+    }
     if ice::IceConfig::new(&config).turn_without_secret() {
         warn!("--turn-urls is set without --turn-secret: TURN servers will not be offered");
     }
@@ -61,7 +64,8 @@ pub async fn run(
     Hub::attach(&io);
 
     let origins = security::AllowedOrigins::new(&config.allowed_origins);
-    let app = router(leptos_options(&config, addr), config.list_directories, hub)
+    let options = leptos_options(&config, addr);
+    let app = router(options, config.list_directories, hub.clone())
         .layer(socketio_layer)
         .layer(axum::middleware::from_fn(request_parts::detach_socketio))
         .layer(axum::middleware::from_fn_with_state(
@@ -86,6 +90,7 @@ pub async fn run(
             shutdown.await;
             stopping.notify_one();
             info!("shutting down: disconnecting clients");
+            hub.stop();
             // A Socket.IO disconnect tells each client the server ended the session (socket.io
             // clients report "io server disconnect"); closing the engine then ends transports.
             if let Err(err) = io.disconnect().await {

@@ -57,6 +57,18 @@ impl RawClient {
         client
     }
 
+    /// Opens an Engine.IO session, asks to connect to `/` and goes away at once, without reading
+    /// the answer or closing: the server may be anywhere in setting the socket up.
+    pub async fn connect_then_vanish(addr: SocketAddr) {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        let _ = ws.next().await;
+        let _ = ws.send(Message::text("40")).await;
+        drop(ws);
+    }
+
     /// Sends one text frame as given; errors are ignored (the server may already have closed).
     pub async fn send(&mut self, text: &str) {
         let _ = self.ws.send(Message::text(text)).await;

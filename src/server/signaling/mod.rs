@@ -1,37 +1,36 @@
 //! The Socket.IO side of the server: turns client events into room operations and room outcomes
 //! into server events, per the contract in [`crate::protocol`].
 //!
-//! - [`inbox`]: the read path; rate-limits, decodes and queues each socket's events.
-//! - [`session`]: one task per socket that applies its events in order.
+//! - [`connection`]: each socket's handler; rate-limits and decodes its events on the read path.
+//! - [`session`]: what each event does to rooms, and what it sends.
 //! - [`delivery`]: sends events to rooms and sockets; evicts receivers that cannot keep up.
 //!
-//! # Why every socket has its own queue
+//! # Why events are handled on the read path
 //! socketioxide runs each async event handler as its own task, so two messages from one client
-//! can be handled out of order under load. Here the only handler is the synchronous
-//! [`inbox::Inbox`], which decodes the event on the socket's read path and pushes it onto that
-//! socket's bounded queue; one task per socket drains the queue in order. A sender's events
-//! therefore take effect in the order they were sent.
+//! could be handled out of order under load. Here the only handler is the synchronous
+//! [`connection::Connection`], which socketioxide calls on the socket's read path, one event at
+//! a time; nothing in handling an event waits. A sender's events therefore take effect in the
+//! order they were sent, with no queue or task per connection (each cost memory on every idle
+//! connection, and a wake-up on every event).
 
+mod connection;
 mod delivery;
-mod inbox;
 mod session;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::socket::{DisconnectReason, Sid};
+use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::ice::IceConfig;
 use super::rooms::{JoinLimits, RoomRegistry};
 use super::Config;
-use inbox::{Command, Inbox};
-use session::Session;
+use connection::Connection;
 
 /// State shared by every connection: a cheap-to-clone handle.
 #[derive(Clone)]
@@ -39,12 +38,13 @@ pub struct Hub {
     rooms: RoomRegistry<Sid>,
     /// Sessions running, for `max_connections`.
     connections: Arc<AtomicUsize>,
+    /// Set when the server begins shutting down.
+    stopping: Arc<AtomicBool>,
     settings: Arc<Settings>,
 }
 
 /// The limits and ICE settings, from [`Config`].
 struct Settings {
-    queue_capacity: usize,
     event_rate: f64,
     event_burst: u32,
     join: JoinLimits,
@@ -64,8 +64,8 @@ impl Hub {
         Self {
             rooms: RoomRegistry::default(),
             connections: Arc::default(),
+            stopping: Arc::default(),
             settings: Arc::new(Settings {
-                queue_capacity: config.event_queue.max(1),
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
                 join: JoinLimits {
@@ -95,6 +95,16 @@ impl Hub {
         self.rooms.with(|rooms| rooms.room_count())
     }
 
+    /// The server is shutting down: every socket is about to be disconnected, so none is told
+    /// of the others leaving (for a room of n that would be n² `bye`s nobody needs).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
     fn connection_closed(&self) {
         self.connections.fetch_sub(1, Ordering::SeqCst);
     }
@@ -110,14 +120,9 @@ async fn open_session<A: Adapter>(
         warn!(limit, "connection refused: the server is full");
         return Err(ConnectRefused::Full);
     }
-    let (tx, rx) = mpsc::channel(hub.settings.queue_capacity);
-    socket.on_fallback(Inbox::new(tx.clone(), hub.clone()));
-    socket.on_disconnect(async move |reason: DisconnectReason| {
-        // Awaited, not `try_send`: the session must learn of the disconnect even when its queue
-        // is full, or the socket's rooms would never be cleaned up.
-        let _ = tx.send(Command::Disconnect(reason)).await;
-    });
-    tokio::spawn(Session::new(&socket, hub).run(rx));
+    let connection = Connection::new(&socket, hub);
+    socket.on_fallback(connection.clone());
+    socket.on_disconnect(connection);
     Ok(())
 }
 

@@ -1,15 +1,13 @@
-//! One connected socket's event loop: applies its events in the order they were sent.
+//! What one connected socket's events do: room operations and the server events they send.
 
 use std::time::SystemTime;
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
-use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use super::delivery::{self, Sockets};
-use super::inbox::Command;
 use super::Hub;
 use crate::protocol::{
     event, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode, RoomName,
@@ -21,8 +19,8 @@ pub(super) struct Session<A: Adapter> {
     sid: Sid,
     /// `sid` as sent in events, formatted once rather than per event.
     id: String,
-    /// The socket is looked up when needed, not held: holding it would keep its handlers, and
-    /// so this session's queue, alive after a connection that failed before it began.
+    /// The socket is looked up when needed, not held: the session lives in the socket's
+    /// handlers, and holding the socket there would keep both alive forever.
     sockets: Sockets<A>,
     hub: Hub,
 }
@@ -37,24 +35,11 @@ impl<A: Adapter> Session<A> {
         }
     }
 
-    /// Runs until the socket disconnects, or until it is dropped without ever connecting.
-    pub(super) async fn run(self, mut rx: mpsc::Receiver<Command>) {
-        while let Some(command) = rx.recv().await {
-            match command {
-                Command::Event(event) => match *event {
-                    Ok(event) => self.handle(event),
-                    Err(refusal) => self.refuse(refusal),
-                },
-                Command::Disconnect(reason) => {
-                    debug!(id = %self.id, ?reason, "disconnected");
-                    break;
-                }
-            }
-        }
-        self.ended();
+    pub(super) fn hub(&self) -> &Hub {
+        &self.hub
     }
 
-    fn handle(&self, event: ClientEvent) {
+    pub(super) fn handle(&self, event: ClientEvent) {
         match event {
             ClientEvent::Join { room, options } => self.join(room, options),
             ClientEvent::Leave { room } => self.leave(room),
@@ -182,11 +167,14 @@ impl<A: Adapter> Session<A> {
     }
 
     /// The connection is gone: out of every room it was still in, the others get `bye`.
-    fn ended(&self) {
+    pub(super) fn ended(&self) {
         let left = self.hub.rooms.with(|rooms| rooms.remove(&self.sid));
+        let stopping = self.hub.stopping();
         for (room, remaining) in &left {
             info!(id = %self.id, %room, remaining, "disconnected; the number of users in the room is {remaining}");
-            self.bye(room);
+            if !stopping {
+                self.bye(room);
+            }
         }
         self.hub.connection_closed();
     }
@@ -205,7 +193,7 @@ impl<A: Adapter> Session<A> {
         }
     }
 
-    fn refuse(&self, refusal: Refusal) {
+    pub(super) fn refuse(&self, refusal: Refusal) {
         debug!(id = %self.id, event = %refusal.event, code = ?refusal.code, "refused");
         self.reply(ServerEvent::Refused(refusal));
     }

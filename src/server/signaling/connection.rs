@@ -1,0 +1,174 @@
+//! Each socket's event and disconnect handler: rate-limits and decodes its events on the read
+//! path, applies them through its [`Session`], and ends the session exactly once.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde_json::Value as Json;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
+use socketioxide::socket::{DisconnectReason, Socket};
+use tracing::debug;
+
+use super::session::Session;
+use super::{delivery, Hub};
+use crate::protocol::{ClientEvent, CloseCode, Refusal, RefusalCode};
+use crate::server::limits::TokenBucket;
+
+/// A cheap-to-clone handle: socketioxide keeps one as the socket's event handler and one as its
+/// disconnect handler.
+pub(super) struct Connection<A: Adapter>(Arc<Shared<A>>);
+
+struct Shared<A: Adapter> {
+    session: Session<A>,
+    /// Taken for each event on this socket's read path and once by its disconnect, so no event
+    /// is applied after the session ended (a join then would leave a member no one removes).
+    /// The two meet only when a disconnect races an event: practically uncontended.
+    state: Mutex<State>,
+}
+
+struct State {
+    rate: Rate,
+    /// False once the session has ended.
+    open: bool,
+}
+
+/// Events admitted, and refusals forgiven, each at `--event-rate` with `--event-burst` at once.
+/// A client refused more often than that is not slowing down: it is disconnected.
+struct Rate {
+    events: TokenBucket,
+    strikes: TokenBucket,
+}
+
+/// What the rate limit decides for one event.
+enum Admission {
+    Admit,
+    Refuse,
+    Disconnect,
+}
+
+impl Rate {
+    fn new(hub: &Hub, now: Instant) -> Self {
+        let limits = &hub.settings;
+        let bucket = || TokenBucket::new(limits.event_rate, limits.event_burst, now);
+        Self {
+            events: bucket(),
+            strikes: bucket(),
+        }
+    }
+
+    fn admit(&mut self, now: Instant) -> Admission {
+        if self.events.take(now) {
+            Admission::Admit
+        } else if self.strikes.take(now) {
+            Admission::Refuse
+        } else {
+            Admission::Disconnect
+        }
+    }
+}
+
+impl<A: Adapter> Clone for Connection<A> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<A: Adapter> Connection<A> {
+    pub(super) fn new(socket: &SocketRef<A>, hub: Hub) -> Self {
+        let rate = Rate::new(&hub, Instant::now());
+        Self(Arc::new(Shared {
+            session: Session::new(socket, hub),
+            state: Mutex::new(State { rate, open: true }),
+        }))
+    }
+}
+
+impl<A: Adapter> Shared<A> {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl<A: Adapter> Drop for Shared<A> {
+    /// A socket whose Socket.IO connect failed after its session opened is dropped without a
+    /// disconnect: its session ends here instead, so its connection slot is freed.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if std::mem::take(&mut state.open) {
+            self.session.ended();
+        }
+    }
+}
+
+/// Marker type for [`Connection`]'s handler impls.
+pub struct Inline;
+
+impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
+    /// Called on the socket's read path, one event at a time, so a sender's events take effect
+    /// in the order it sent them.
+    fn call(&self, socket: Arc<Socket<A>>, value: Value, _ack_id: Option<i64>) {
+        let shared = &*self.0;
+        let mut state = shared.state();
+        if !state.open {
+            return;
+        }
+        match state.rate.admit(Instant::now()) {
+            Admission::Admit => match decode(&value) {
+                Ok(event) => shared.session.handle(event),
+                Err(refusal) => shared.session.refuse(refusal),
+            },
+            Admission::Refuse => {
+                let event = event_name(&value).unwrap_or_default();
+                shared
+                    .session
+                    .refuse(Refusal::new(&event, RefusalCode::RateLimited));
+            }
+            Admission::Disconnect => {
+                let hub = shared.session.hub();
+                delivery::evict(hub, SocketRef::from(socket), CloseCode::RateLimited);
+            }
+        }
+    }
+}
+
+impl<A: Adapter> DisconnectHandler<A, Inline> for Connection<A> {
+    fn call_with_defer(
+        &self,
+        socket: Arc<Socket<A>>,
+        reason: DisconnectReason,
+        defer: fn(Arc<Socket<A>>),
+    ) {
+        let shared = &*self.0;
+        if std::mem::take(&mut shared.state().open) {
+            debug!(id = %socket.id, ?reason, "disconnected");
+            shared.session.ended();
+        }
+        defer(socket);
+    }
+}
+
+/// The event name of a raw event packet, if it has one.
+fn event_name(value: &Value) -> Option<String> {
+    match serde_json::from_str::<Json>(value.as_str()?).ok()? {
+        Json::Array(items) => items.into_iter().next()?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Reads one Socket.IO event packet (`["name", arg, ...]`) into a contract event.
+fn decode(value: &Value) -> Result<ClientEvent, Refusal> {
+    let raw = match value {
+        Value::Str(raw, None) => raw.as_str(),
+        Value::Str(_, Some(_)) | Value::Bytes(_) => {
+            return Err(Refusal::new("", RefusalCode::BinaryUnsupported));
+        }
+    };
+    let items: Vec<Json> =
+        serde_json::from_str(raw).map_err(|_| Refusal::new("", RefusalCode::BadArguments))?;
+    match items.split_first() {
+        Some((Json::String(name), args)) => ClientEvent::decode(name, args),
+        _ => Err(Refusal::new("", RefusalCode::BadArguments)),
+    }
+}
