@@ -84,7 +84,7 @@ pub async fn run(
             debug!(%err, "TCP_NODELAY not set");
         }
     });
-    let server = axum::serve(listener, app).with_graceful_shutdown({
+    let server = axum::serve(listener, app.into_make_service()).with_graceful_shutdown({
         let stopping = stopping.clone();
         async move {
             shutdown.await;
