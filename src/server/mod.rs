@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 pub use config::Config;
+use signaling::adapter::RoomAdapter;
 use signaling::Hub;
 
 /// Bytes read from a WebSocket at a time (engineioxide's default is 4 KiB). The buffer is
@@ -60,6 +61,7 @@ pub async fn run(
         .max_buffer_size(config.send_buffer)
         .ws_read_buffer_size(WS_READ_BUFFER)
         .with_state(hub.clone())
+        .with_adapter::<RoomAdapter>(hub.clone())
         .build_layer();
     Hub::attach(&io);
 

@@ -1,14 +1,18 @@
 //! Getting server events to sockets, and closing the ones that cannot keep up.
 //!
-//! Room events go to each member in turn rather than through socketioxide's room broadcast:
-//! a broadcast reports that *some* send buffer was full but not whose, and a receiver that
-//! silently misses an event in the middle of a stream is worse off than one that is told and
-//! disconnected. So a full buffer evicts that socket: it leaves every room at once (the others
-//! get `bye`), then it is sent `closing(slow_receiver)` and a Socket.IO disconnect as soon as
-//! its buffer has room.
+//! A receiver that silently misses an event in the middle of a stream is worse off than one that
+//! is told and disconnected. So a full send buffer evicts that socket: it leaves every room at
+//! once (the others get `bye`), then it is sent `closing(slow_receiver)` and a Socket.IO
+//! disconnect as soon as its buffer has room. Room events are encoded once and go through
+//! [`super::adapter::RoomAdapter`], which traces a full buffer to its socket and queues the
+//! eviction; the functions here finish queued evictions after every room event.
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::operators::BroadcastOperators;
@@ -26,12 +30,21 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// How often a full buffer is retried while closing.
 const CLOSE_RETRY: Duration = Duration::from_millis(50);
 
-/// Finds the namespace's sockets by id without keeping any of them alive.
+/// One socket's view of the namespace: finds sockets by id and addresses its rooms, without
+/// keeping any socket alive.
 pub(super) struct Sockets<A: Adapter>(BroadcastOperators<A>);
+
+impl<A: Adapter> Clone for Sockets<A> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
 
 impl<A: Adapter> Sockets<A> {
     pub(super) fn of(socket: &SocketRef<A>) -> Self {
-        Self(socket.broadcast())
+        // Local: this server's sockets only. Without the broadcast flag, the socket itself is
+        // included unless an emit says otherwise.
+        Self(socket.local())
     }
 
     pub(super) fn get(&self, sid: Sid) -> Option<SocketRef<A>> {
@@ -39,30 +52,27 @@ impl<A: Adapter> Sockets<A> {
     }
 }
 
-/// Sends `event` to every member of `room`, except `except`.
+/// Who in a room gets an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Audience {
+    Everyone,
+    /// Everyone but the socket the [`Sockets`] belong to.
+    Others,
+}
+
+/// Sends `event` to the members of `room`.
 pub(super) fn to_room<A: Adapter>(
     hub: &Hub,
     sockets: &Sockets<A>,
     room: &RoomName,
+    audience: Audience,
     event: &ServerEvent,
-    except: Option<Sid>,
 ) {
-    for sid in hub.rooms.with(|rooms| rooms.members(room)) {
-        if Some(sid) == except {
-            continue;
-        }
-        // A member whose socket is gone is being removed by its own session.
-        if let Some(socket) = sockets.get(sid) {
-            to_socket(hub, &socket, event);
-        }
-    }
+    emit_to_room(hub, sockets, room, audience, event.name(), event);
 }
 
-/// Relays `message(room, from, data)` to every member of `room`, sender included.
-///
-/// The hot path: `data` is serialized once, not once per member, and each member's packet
-/// then only copies it (socketioxide's serializer passes a `RawValue` through). The wire form
-/// is the same as [`ServerEvent::Message`]'s.
+/// Relays `message(room, from, data)` to every member of `room`, sender included. The wire
+/// form is the same as [`ServerEvent::Message`]'s, without copying `data` into one.
 pub(super) fn message_to_room<A: Adapter>(
     hub: &Hub,
     sockets: &Sockets<A>,
@@ -70,35 +80,73 @@ pub(super) fn message_to_room<A: Adapter>(
     from: &str,
     data: &serde_json::Value,
 ) {
-    let Ok(data) = serde_json::value::to_raw_value(data) else {
-        return; // A `Value` always serializes.
+    let args = (room.as_str(), from, data);
+    emit_to_room(
+        hub,
+        sockets,
+        room,
+        Audience::Everyone,
+        event::MESSAGE,
+        &args,
+    );
+}
+
+/// Encodes `name(args...)` once and has the adapter deliver it to the room's members, then
+/// finishes the evictions it found.
+fn emit_to_room<A: Adapter, T: Serialize + ?Sized>(
+    hub: &Hub,
+    sockets: &Sockets<A>,
+    room: &RoomName,
+    audience: Audience,
+    name: &str,
+    args: &T,
+) {
+    let operators = sockets.0.clone();
+    let operators = match audience {
+        Audience::Everyone => operators.within(room.as_str().to_owned()),
+        Audience::Others => operators.to(room.as_str().to_owned()),
     };
-    let args = (room.as_str(), from, &*data);
-    for sid in hub.rooms.with(|rooms| rooms.members(room)) {
-        if let Some(socket) = sockets.get(sid) {
-            emit_or_evict(hub, &socket, event::MESSAGE, &args);
-        }
+    match now(operators.emit(name, args)) {
+        Some(Ok(())) => {}
+        Some(Err(err)) => debug!(%room, %err, event = name, "room event not sent"),
+        // The adapter's broadcast is ready at once; a future that is not would be a bug.
+        None => warn!(%room, event = name, "room event not sent: the adapter did not finish"),
+    }
+    finish_evictions(hub, sockets);
+}
+
+/// Polls `future` once: socketioxide's emits are futures, but signalroom's adapter completes
+/// them without waiting, and handlers run on the read path where nothing may wait.
+fn now<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+/// Tells the rooms of each socket the adapter evicted, and closes it.
+fn finish_evictions<A: Adapter>(hub: &Hub, sockets: &Sockets<A>) {
+    for (sid, left) in hub.take_evicted() {
+        let socket = sockets.get(sid);
+        announce(
+            hub,
+            sockets.clone(),
+            sid,
+            socket,
+            left,
+            CloseCode::SlowReceiver,
+        );
     }
 }
 
 /// Sends `event` to one socket, evicting it if its send buffer is full.
 pub(super) fn to_socket<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, event: &ServerEvent) {
-    emit_or_evict(hub, socket, event.name(), event);
-}
-
-/// Emits `name(args...)` to `socket`; a full send buffer makes it a slow receiver, evicted.
-fn emit_or_evict<A: Adapter, T: serde::Serialize + ?Sized>(
-    hub: &Hub,
-    socket: &SocketRef<A>,
-    name: &str,
-    args: &T,
-) {
-    match socket.emit(name, args) {
+    match socket.emit(event.name(), event) {
         Ok(()) => {}
         Err(SendError::Socket(SocketError::InternalChannelFull)) => {
             evict(hub, socket.clone(), CloseCode::SlowReceiver);
         }
-        Err(err) => debug!(id = %socket.id, %err, event = name, "not sent"),
+        Err(err) => debug!(id = %socket.id, %err, event = event.name(), "not sent"),
     }
 }
 
@@ -107,21 +155,42 @@ pub(super) fn evict<A: Adapter>(hub: &Hub, socket: SocketRef<A>, code: CloseCode
     let Some(left) = hub.rooms.with(|rooms| rooms.evict(&socket.id)) else {
         return; // Already on its way out.
     };
-    warn!(id = %socket.id, ?code, rooms = left.len(), "disconnecting a client: {}", code.describe());
+    announce(
+        hub,
+        Sockets::of(&socket),
+        socket.id,
+        Some(socket),
+        left,
+        code,
+    );
+}
+
+/// For a socket `sid` already taken out of the rooms it `left`: tells them `bye` through
+/// `sockets` (any socket's view), then closes the socket unless it is gone already.
+fn announce<A: Adapter>(
+    hub: &Hub,
+    sockets: Sockets<A>,
+    sid: Sid,
+    socket: Option<SocketRef<A>>,
+    left: Vec<(RoomName, usize)>,
+    code: CloseCode,
+) {
+    warn!(id = %sid, ?code, rooms = left.len(), "disconnecting a client: {}", code.describe());
     let hub = hub.clone();
     // Spawned: telling the rooms may evict others in turn, and closing may have to wait.
     tokio::spawn(async move {
-        let sockets = Sockets::of(&socket);
-        let id = socket.id.to_string();
+        let id = sid.to_string();
         for (room, remaining) in left {
             info!(%id, %room, remaining, "evicted; the number of users in the room is {remaining}");
             let bye = ServerEvent::Bye {
                 room: room.to_string(),
                 id: id.clone(),
             };
-            to_room(&hub, &sockets, &room, &bye, None);
+            to_room(&hub, &sockets, &room, Audience::Everyone, &bye);
         }
-        close(socket, code).await;
+        if let Some(socket) = socket {
+            close(socket, code).await;
+        }
     });
 }
 

@@ -1,6 +1,7 @@
 //! The Socket.IO side of the server: turns client events into room operations and room outcomes
 //! into server events, per the contract in [`crate::protocol`].
 //!
+//! - [`adapter`]: socketioxide's room broadcasts, delivered member by member from [`Hub`]'s rooms.
 //! - [`connection`]: each socket's handler; rate-limits and decodes its events on the read path.
 //! - [`session`]: what each event does to rooms, and what it sends.
 //! - [`delivery`]: sends events to rooms and sockets; evicts receivers that cannot keep up.
@@ -13,23 +14,27 @@
 //! order they were sent, with no queue or task per connection (each cost memory on every idle
 //! connection, and a wake-up on every event).
 
+pub mod adapter;
 mod connection;
 mod delivery;
 mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
+
+use adapter::RoomAdapter;
 use tracing::{debug, warn};
 
 use super::ice::IceConfig;
 use super::rooms::{JoinLimits, RoomRegistry};
 use super::Config;
+use crate::protocol::RoomName;
 use connection::Connection;
 
 /// State shared by every connection: a cheap-to-clone handle.
@@ -40,8 +45,15 @@ pub struct Hub {
     connections: Arc<AtomicUsize>,
     /// Set when the server begins shutting down.
     stopping: Arc<AtomicBool>,
+    /// Slow receivers the adapter took out of their rooms, for [`delivery`] to announce and
+    /// close (that needs their sockets, which the adapter cannot look up).
+    evicted: Arc<Mutex<Evictions>>,
     settings: Arc<Settings>,
 }
+
+/// Sockets taken out of their rooms for being slow, each with the rooms it left and the number
+/// of members each still has.
+type Evictions = Vec<(Sid, Vec<(RoomName, usize)>)>;
 
 /// The limits and ICE settings, from [`Config`].
 struct Settings {
@@ -65,6 +77,7 @@ impl Hub {
             rooms: RoomRegistry::default(),
             connections: Arc::default(),
             stopping: Arc::default(),
+            evicted: Arc::default(),
             settings: Arc::new(Settings {
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
@@ -81,7 +94,7 @@ impl Hub {
     /// Registers the namespace on `io`. The session is set up in a connect middleware, which
     /// socketioxide awaits *before* it tells the client it is connected, so no early event can
     /// arrive before the socket's handler exists.
-    pub fn attach(io: &SocketIo) {
+    pub fn attach(io: &SocketIo<RoomAdapter>) {
         io.ns("/", on_connect.with(open_session));
     }
 
@@ -103,6 +116,21 @@ impl Hub {
 
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// `sid`'s send buffer was full: out of its rooms now, announced and closed soon after.
+    fn slow_receiver(&self, sid: Sid) {
+        if let Some(left) = self.rooms.with(|rooms| rooms.evict(&sid)) {
+            self.evicted().push((sid, left));
+        }
+    }
+
+    fn take_evicted(&self) -> Evictions {
+        std::mem::take(&mut *self.evicted())
+    }
+
+    fn evicted(&self) -> MutexGuard<'_, Evictions> {
+        self.evicted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn connection_closed(&self) {

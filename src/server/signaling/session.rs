@@ -7,7 +7,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use tracing::{debug, info};
 
-use super::delivery::{self, Sockets};
+use super::delivery::{self, Audience, Sockets};
 use super::Hub;
 use crate::protocol::{
     event, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode, RoomName,
@@ -122,11 +122,7 @@ impl<A: Adapter> Session<A> {
             id: id.clone(),
             name: name.as_str().to_owned(),
         };
-        for (sid, _) in others {
-            if let Some(socket) = self.sockets.get(sid) {
-                delivery::to_socket(&self.hub, &socket, &arrival);
-            }
-        }
+        delivery::to_room(&self.hub, &self.sockets, &room, Audience::Others, &arrival);
     }
 
     /// Relays `signal` to the one peer `to`, if sender and peer are both in `room`.
@@ -184,7 +180,7 @@ impl<A: Adapter> Session<A> {
             room: room.to_string(),
             id: self.id.clone(),
         };
-        delivery::to_room(&self.hub, &self.sockets, room, &event, Some(self.sid));
+        delivery::to_room(&self.hub, &self.sockets, room, Audience::Others, &event);
     }
 
     fn reply(&self, event: ServerEvent) {
