@@ -31,6 +31,9 @@ pub struct Callbacks {
 
 type Handler = Closure<dyn FnMut(JsValue)>;
 
+/// How long the polite side waits for the other side's offer before making its first own.
+const POLITE_FIRST_OFFER_DELAY_MS: i32 = 250;
+
 pub struct PeerLink {
     pc: RtcPeerConnection,
     polite: bool,
@@ -174,6 +177,17 @@ impl PeerLink {
 
     /// `negotiationneeded`: make and send an offer.
     async fn offer(&self) {
+        if self.polite && self.pc.remote_description().is_none() {
+            // Before the first exchange, the polite side gives the other a moment to offer
+            // first: when both start at once, answering is safer than offering and rolling
+            // back (see `apply`). If an offer came meanwhile, its answer settled this.
+            sleep(POLITE_FIRST_OFFER_DELAY_MS).await;
+            if self.pc.signaling_state() != RtcSignalingState::Stable
+                || self.pc.remote_description().is_some()
+            {
+                return;
+            }
+        }
         self.making_offer.set(true);
         let result = JsFuture::from(set_local_description(&self.pc)).await;
         self.making_offer.set(false);
@@ -197,6 +211,13 @@ impl PeerLink {
                 self.set_remote(RtcSdpType::Offer, &sdp).await?;
                 JsFuture::from(set_local_description(&self.pc)).await?;
                 self.send_local_description();
+                if collision {
+                    // Chromium can lose the candidate gathering it began for the offer it just
+                    // rolled back: the answer then goes out with no candidates ever following,
+                    // and the pair never connects. An ICE restart, once the other side has our
+                    // answer, gathers afresh under a new offer.
+                    restart_ice(&self.pc);
+                }
                 Ok(())
             }
             Signal::Answer { sdp } => self.set_remote(RtcSdpType::Answer, &sdp).await,
@@ -251,6 +272,26 @@ fn set_local_description(pc: &RtcPeerConnection) -> Promise {
         .and_then(|f| f.call0(pc))
         .and_then(|p| p.dyn_into::<Promise>())
         .unwrap_or_else(|err| Promise::reject(&err))
+}
+
+/// Resolves after `ms` milliseconds.
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// `restartIce()`: the next offer gathers new candidates. Not bound by web-sys.
+fn restart_ice(pc: &RtcPeerConnection) {
+    let restarted = Reflect::get(pc, &"restartIce".into())
+        .and_then(|f| f.dyn_into::<Function>())
+        .and_then(|f| f.call0(pc));
+    if let Err(err) = restarted {
+        web_sys::console::warn_2(&"signalroom: ICE restart failed".into(), &err);
+    }
 }
 
 fn ice_server_list(servers: &[IceServer]) -> Array {
