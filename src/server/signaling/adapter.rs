@@ -2,7 +2,7 @@
 //! traced to its socket.
 //!
 //! socketioxide's own local adapter also encodes a room broadcast once, but when some member's
-//! send buffer is full it reports only *that* one was, not whose. signalroom must evict exactly
+//! send buffer is full it reports only that one was full, not whose. signalroom must evict exactly
 //! that slow receiver (see [`super::delivery`]), so this adapter takes the room's members from
 //! signalroom's registry and hands the encoded event to each member in turn: a full buffer then
 //! names its socket, which leaves its rooms at once and is queued for [`super::delivery`] to
