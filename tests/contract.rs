@@ -216,8 +216,8 @@ async fn a_payload_over_the_limit_disconnects_its_sender_on_either_transport() {
     }
 }
 
-/// The exact frame on the wire, as socket.io clients parse it: the relayed data is written once
-/// and copied to each member, so check the bytes, not just the parsed value.
+/// The exact frame on the wire, as socket.io clients parse it: a room event is encoded once and
+/// copied to each member, so check the bytes, not just the parsed value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relayed_message_is_the_exact_socket_io_frame() {
     let server = start_server().await;

@@ -98,8 +98,33 @@ impl RawClient {
             .expect("timed out waiting for a frame")
     }
 
-    /// The next packet, or `None` if nothing comes within `wait`.
+    /// The next packet, or `None` if nothing comes within `wait`; Socket.IO events parsed.
     pub async fn next_within(&mut self, wait: Duration) -> Option<Frame> {
+        Some(match self.next_raw_within(wait).await? {
+            Frame::Text(text) => match text.strip_prefix("42") {
+                Some(array) => match serde_json::from_str::<Vec<Value>>(array) {
+                    Ok(mut items) if !items.is_empty() => {
+                        let name = items.remove(0).as_str().unwrap_or_default().to_owned();
+                        Frame::Event(name, items)
+                    }
+                    _ => Frame::Text(text),
+                },
+                None => Frame::Text(text),
+            },
+            other => other,
+        })
+    }
+
+    /// The next text frame as sent, unparsed (pings answered).
+    pub async fn next_raw(&mut self) -> Frame {
+        self.next_raw_within(WAIT)
+            .await
+            .expect("timed out waiting for a frame")
+    }
+
+    /// The next frame, unparsed, answering Engine.IO pings on the way; `None` if nothing comes
+    /// within `wait`.
+    async fn next_raw_within(&mut self, wait: Duration) -> Option<Frame> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let message = tokio::time::timeout_at(deadline, self.ws.next())
@@ -109,40 +134,11 @@ impl RawClient {
                 Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
                     let _ = self.ws.send(Message::text("3")).await;
                 }
-                Some(Ok(Message::Text(text))) => {
-                    return Some(match text.strip_prefix("42") {
-                        Some(array) => match serde_json::from_str::<Vec<Value>>(array) {
-                            Ok(mut items) if !items.is_empty() => {
-                                let name = items.remove(0).as_str().unwrap_or_default().to_owned();
-                                Frame::Event(name, items)
-                            }
-                            _ => Frame::Text(text.to_string()),
-                        },
-                        None => Frame::Text(text.to_string()),
-                    });
-                }
+                Some(Ok(Message::Text(text))) => return Some(Frame::Text(text.to_string())),
                 Some(Ok(Message::Binary(bytes))) => return Some(Frame::Binary(bytes.to_vec())),
                 Some(Ok(Message::Close(_))) | None => return Some(Frame::Closed),
                 Some(Err(err)) => return Some(Frame::Broken(err.to_string())),
                 Some(Ok(_)) => {}
-            }
-        }
-    }
-
-    /// The next text frame as sent, unparsed (pings answered).
-    pub async fn next_raw(&mut self) -> Frame {
-        loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("timed out waiting for a frame");
-            match message {
-                Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
-                    let _ = self.ws.send(Message::text("3")).await;
-                }
-                Some(Ok(Message::Text(text))) => return Frame::Text(text.to_string()),
-                Some(Ok(Message::Binary(bytes))) => return Frame::Binary(bytes.to_vec()),
-                Some(Ok(_)) => {}
-                _ => return Frame::Closed,
             }
         }
     }

@@ -31,11 +31,16 @@ pub fn run(input: &std::path::Path, svg: Option<&std::path::Path>) -> anyhow::Re
 
 /// The median of `field` (a JSON pointer) over the runs of `server` tagged `tag`.
 fn median(lines: &[Value], tag: &str, server: &str, field: &str) -> Option<f64> {
-    let mut values: Vec<f64> = lines
-        .iter()
-        .filter(|l| l["tag"] == tag && l["server"] == server)
-        .filter_map(|l| l.pointer(field)?.as_f64())
-        .collect();
+    median_of(
+        lines
+            .iter()
+            .filter(|l| l["tag"] == tag && l["server"] == server)
+            .filter_map(|l| l.pointer(field)?.as_f64())
+            .collect(),
+    )
+}
+
+fn median_of(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -61,56 +66,56 @@ fn table(lines: &[Value]) -> String {
         .find(|l| l["tag"] == "fixed")
         .and_then(|l| l["offered_rate"].as_f64())
         .unwrap_or(0.0);
-    // (figure, tag, field, unit, higher is better)
-    let rows: [(String, &str, &str, &str, bool); 7] = [
+    // (figure, tag, field, unit, the target for the ratio)
+    let rows: [(String, &str, &str, &str, &str); 7] = [
         (
             "deliveries per server CPU-second, saturation".into(),
             "saturation",
             "/deliveries_per_cpu_s",
             "",
-            true,
+            "≥ 5",
         ),
         (
             "deliveries per second, saturation".into(),
             "saturation",
             "/deliveries_per_s",
             "",
-            true,
+            "",
         ),
         (
             format!("p99 latency at {fixed_rate:.0} msg/s"),
             "fixed",
             "/latency/p99_ms",
             " ms",
-            false,
+            "≤ 0.33",
         ),
         (
             format!("server CPU at {fixed_rate:.0} msg/s"),
             "fixed",
             "/cpu_percent",
             " %",
-            false,
+            "",
         ),
         (
             "RSS per idle connection (fresh process)".into(),
             "connections",
             "/rss_per_connection_kib",
             " KiB",
-            false,
+            "< 1",
         ),
         (
             "connect+join per server CPU-second".into(),
             "connections",
             "/connects_per_cpu_s",
             "",
-            true,
+            "≥ 5",
         ),
         (
             "churn cycles per server CPU-second".into(),
             "churn",
             "/cycles_per_cpu_s",
             "",
-            true,
+            "",
         ),
     ];
     let mut out = String::new();
@@ -121,19 +126,12 @@ fn table(lines: &[Value]) -> String {
         "| figure | {OURS} | {BASELINE} | {OURS} / {BASELINE} | target |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---|");
-    for (figure, tag, field, unit, higher) in rows {
+    for (figure, tag, field, unit, target) in rows {
         let ours = median(lines, tag, OURS, field);
         let base = median(lines, tag, BASELINE, field);
         let ratio = match (ours, base) {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
             _ => "–".into(),
-        };
-        let target = match (tag, higher) {
-            ("saturation", true) if field.contains("cpu") => "≥ 5",
-            ("fixed", false) if field.contains("p99") => "≤ 0.33",
-            ("connections", false) => "< 1",
-            ("connections", true) => "≥ 5",
-            _ => "",
         };
         let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{}{unit}", human(v)));
         let _ = writeln!(
@@ -236,10 +234,7 @@ fn chart(lines: &[Value]) -> String {
         }
         by_rate
             .into_iter()
-            .map(|(x, mut ys)| {
-                ys.sort_by(f64::total_cmp);
-                (x as f64, ys[ys.len() / 2])
-            })
+            .filter_map(|(x, ys)| Some((x as f64, median_of(ys)?)))
             .collect()
     };
     let panels = [

@@ -12,7 +12,6 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::operators::BroadcastOperators;
@@ -22,7 +21,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::Hub;
-use crate::protocol::{event, CloseCode, Closing, RoomName, ServerEvent};
+use crate::protocol::{CloseCode, Closing, RoomName, ServerEvent};
 
 /// How long an evicted socket is given to take its `closing` notice and disconnect. After
 /// that, engineioxide's heartbeat closes it: a ping that finds the buffer full ends the session.
@@ -60,7 +59,8 @@ pub(super) enum Audience {
     Others,
 }
 
-/// Sends `event` to the members of `room`.
+/// Sends `event` to the members of `room`: encoded once, then handed by the adapter to each
+/// member; finishes the evictions it found.
 pub(super) fn to_room<A: Adapter>(
     hub: &Hub,
     sockets: &Sockets<A>,
@@ -68,45 +68,13 @@ pub(super) fn to_room<A: Adapter>(
     audience: Audience,
     event: &ServerEvent,
 ) {
-    emit_to_room(hub, sockets, room, audience, event.name(), event);
-}
-
-/// Relays `message(room, from, data)` to every member of `room`, sender included. The wire
-/// form is the same as [`ServerEvent::Message`]'s, without copying `data` into one.
-pub(super) fn message_to_room<A: Adapter>(
-    hub: &Hub,
-    sockets: &Sockets<A>,
-    room: &RoomName,
-    from: &str,
-    data: &serde_json::Value,
-) {
-    let args = (room.as_str(), from, data);
-    emit_to_room(
-        hub,
-        sockets,
-        room,
-        Audience::Everyone,
-        event::MESSAGE,
-        &args,
-    );
-}
-
-/// Encodes `name(args...)` once and has the adapter deliver it to the room's members, then
-/// finishes the evictions it found.
-fn emit_to_room<A: Adapter, T: Serialize + ?Sized>(
-    hub: &Hub,
-    sockets: &Sockets<A>,
-    room: &RoomName,
-    audience: Audience,
-    name: &str,
-    args: &T,
-) {
     let operators = sockets.0.clone();
     let operators = match audience {
         Audience::Everyone => operators.within(room.as_str().to_owned()),
         Audience::Others => operators.to(room.as_str().to_owned()),
     };
-    match now(operators.emit(name, args)) {
+    let name = event.name();
+    match now(operators.emit(name, event)) {
         Some(Ok(())) => {}
         Some(Err(err)) => debug!(%room, %err, event = name, "room event not sent"),
         // The adapter's broadcast is ready at once; a future that is not would be a bug.

@@ -51,7 +51,18 @@ impl<A: Adapter> Session<A> {
                 {
                     return self.refuse(Refusal::new(event::MESSAGE, RefusalCode::NotMember));
                 }
-                delivery::message_to_room(&self.hub, &self.sockets, &room, &self.id, &data);
+                let message = ServerEvent::Message {
+                    room: room.to_string(),
+                    from: self.id.clone(),
+                    data,
+                };
+                delivery::to_room(
+                    &self.hub,
+                    &self.sockets,
+                    &room,
+                    Audience::Everyone,
+                    &message,
+                );
             }
             ClientEvent::Signal { room, to, signal } => self.signal(room, &to, signal),
             ClientEvent::IceServers => {
