@@ -16,6 +16,7 @@ mod wire;
 
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
@@ -31,9 +32,9 @@ struct Args {
     /// Engine.IO protocol: 4 (socket.io-client 3+) or 3 (socket.io-client 2.x).
     #[arg(long, value_enum, default_value = "4")]
     eio: Eio,
-    /// The server's process id, for its CPU time and memory.
-    #[arg(long, default_value_t = 0)]
-    pid: u32,
+    /// The server's process id, for its CPU time and memory (required by every scenario).
+    #[arg(long)]
+    pid: Option<u32>,
     /// A name for the server, copied into the result.
     #[arg(long, default_value = "server")]
     label: String,
@@ -99,7 +100,9 @@ fn main() -> anyhow::Result<()> {
     let target = Target {
         addr: args.addr.clone(),
         eio: args.eio,
-        server: procfs::Watched::new(args.pid)?,
+        server: procfs::Watched::new(args.pid.context(
+            "--pid is required: the server's process id, whose CPU time and memory are reported",
+        )?)?,
     };
     let result: Value = runtime.block_on(async {
         anyhow::Ok(match args.scenario {

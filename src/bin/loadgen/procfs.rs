@@ -24,7 +24,7 @@ impl Watched {
         };
         watched
             .cpu_seconds()
-            .context("reading the server's /proc entry")?;
+            .with_context(|| format!("reading /proc/{pid}: is {pid} the server's process id?"))?;
         Ok(watched)
     }
 
