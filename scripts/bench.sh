@@ -42,21 +42,22 @@ results=$out/results.jsonl
 server_pid=""
 port=0
 
-start() { # start KIND PORT
-  port=$2
-  case $1 in
+start() { # start KIND PORT [signalroom's extra flags...]
+  local kind=$1
+  port=$2; shift 2
+  case $kind in
     # The per-client event-rate limit would refuse the closed loop's bursts; logging is at the
     # level an operator would run (no per-event lines), as for Node.
     signalroom) target/release/signalroom --addr "127.0.0.1:$port" --log-file "" --log-level warn \
-                  --event-rate 0 --max-connections 100000 >"$out/$1.log" 2>&1 & ;;
-    node) node bench/node/server.js "$port" >"$out/$1.log" 2>&1 & ;;
+                  --event-rate 0 --max-connections 100000 "$@" >"$out/$kind.log" 2>&1 & ;;
+    node) node bench/node/server.js "$port" >"$out/$kind.log" 2>&1 & ;;
   esac
   server_pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/socket.io/?EIO=4&transport=polling" >/dev/null && return
     sleep 0.1
   done
-  echo "$1 did not start" >&2; exit 1
+  echo "$kind did not start" >&2; exit 1
 }
 stop() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
 trap stop EXIT
@@ -87,6 +88,11 @@ for round in $(seq "$rounds"); do
     load "$kind" churn churn --workers 20 --duration $churn_secs
     stop
   done
+  # signalroom on one worker thread, at saturation only: a row of its own in the report.
+  echo "== round $round/$rounds: signalroom --threads 1"
+  start signalroom 9990 --threads 1
+  load "signalroom --threads 1" saturation "${fanout[@]}"
+  stop
   # The fixed-load runs need Node's saturation first, so they follow within the round.
   for kind in $order; do
     start "$kind" 9990

@@ -1,17 +1,24 @@
-//! `signalroom`: parses settings, starts logging, serves until Ctrl-C or SIGTERM.
+//! `signalroom`: parses settings, starts logging and the runtime, serves until Ctrl-C or
+//! SIGTERM.
 
 use clap::Parser;
 use signalroom::server::{self, logging, Config};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let _log_guard = logging::init(&config.log_level, &config.log_file)?;
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
-    server::run(listener, config, shutdown_signal()).await
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.thread_name(server::THREAD_NAME);
+    if config.threads > 0 {
+        runtime.worker_threads(config.threads);
+    }
+    runtime.enable_all().build()?.block_on(async {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        server::run(listener, config, shutdown_signal()).await
+    })
 }
 
 async fn shutdown_signal() {

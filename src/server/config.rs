@@ -13,6 +13,13 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_ADDR", default_value = "127.0.0.1:9980")]
     pub addr: SocketAddr,
 
+    /// Worker threads that handle connections; 0 means one per CPU core. On a machine the
+    /// server shares with other busy processes, fewer threads spend less CPU per event (one
+    /// thread did about a third more deliveries per CPU-second in docs/benchmarks.md); one
+    /// thread also caps the server at one core.
+    #[arg(long, env = "SIGNALROOM_THREADS", default_value_t = 0)]
+    pub threads: usize,
+
     /// Folder with the built site: the hydrate bundle, the stylesheet and `public/`'s files.
     #[arg(long, env = "SIGNALROOM_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,

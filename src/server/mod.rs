@@ -29,6 +29,9 @@ pub use config::Config;
 use signaling::adapter::RoomAdapter;
 use signaling::Hub;
 
+/// The runtime's threads' name, as `top -H` and `/proc/PID/task/*/comm` show them.
+pub const THREAD_NAME: &str = "signalroom-rt";
+
 /// Bytes read from a WebSocket at a time (engineioxide's default is 4 KiB). The buffer is
 /// zero-filled to this size on every read, so it costs its full size on every idle connection;
 /// chat messages and ICE candidates fit in one read, and a larger message (an SDP offer, a few
