@@ -28,6 +28,7 @@ use tracing::debug;
 
 use super::Hub;
 use crate::protocol::RoomName;
+use crate::server::rooms::Rooms;
 
 /// The adapter: socketioxide's local adapter, with room broadcasts delivered member by member.
 pub struct RoomAdapter {
@@ -40,7 +41,7 @@ impl RoomAdapter {
     /// sender if the broadcast flag is set. Full buffers evict their sockets; a socket found
     /// closed is already leaving.
     fn to_rooms(&self, packet: Packet, opts: &BroadcastOptions) -> Result<(), BroadcastError> {
-        for sid in self.targets(opts) {
+        for sid in self.hub.rooms.with(|rooms| targets(rooms, opts)) {
             // One socket per call, so an error is this socket's. The packet's data is already
             // encoded; each member's copy only adds the framing.
             let Err(errors) = self
@@ -60,31 +61,30 @@ impl RoomAdapter {
         }
         Ok(())
     }
+}
 
-    /// The sockets `opts` addresses, each once, from signalroom's rooms.
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        let sender = opts
-            .sid
-            .filter(|_| opts.has_flag(BroadcastFlags::Broadcast));
-        self.hub.rooms.with(|rooms| {
-            // An invalid name was never joined: no members.
-            let members_of = |names: &[Room]| -> Vec<Sid> {
-                names
-                    .iter()
-                    .filter_map(|name| RoomName::parse(name).ok())
-                    .flat_map(|name| rooms.members(&name))
-                    .collect()
-            };
-            let mut targets = members_of(&opts.rooms);
-            if opts.rooms.len() > 1 {
-                targets.sort_unstable();
-                targets.dedup();
-            }
-            let excluded = members_of(&opts.except);
-            targets.retain(|sid| Some(*sid) != sender && !excluded.contains(sid));
-            targets
-        })
+/// The sockets `opts` addresses in `rooms`, each once: the members of `opts.rooms`, less those
+/// of `opts.except`, less the sender for a broadcast (`socket.to(room)`).
+fn targets(rooms: &Rooms<Sid>, opts: &BroadcastOptions) -> Vec<Sid> {
+    let sender = opts
+        .sid
+        .filter(|_| opts.has_flag(BroadcastFlags::Broadcast));
+    // An invalid name was never joined: no members.
+    let members_of = |names: &[Room]| -> Vec<Sid> {
+        names
+            .iter()
+            .filter_map(|name| RoomName::parse(name).ok())
+            .flat_map(|name| rooms.members(&name))
+            .collect()
+    };
+    let mut targets = members_of(&opts.rooms);
+    if opts.rooms.len() > 1 {
+        targets.sort_unstable();
+        targets.dedup();
     }
+    let excluded = members_of(&opts.except);
+    targets.retain(|sid| Some(*sid) != sender && !excluded.contains(sid));
+    targets
 }
 
 impl CoreAdapter<Emitter> for RoomAdapter {
@@ -134,3 +134,83 @@ impl CoreAdapter<Emitter> for RoomAdapter {
 
 /// Namespaces are set up synchronously, as with socketioxide's local adapter.
 impl DefinedAdapter for RoomAdapter {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::DisplayName;
+    use crate::server::rooms::{JoinLimits, Seat};
+
+    const OPEN: JoinLimits = JoinLimits {
+        max_rooms: 8,
+        capacity: None,
+    };
+
+    /// Rooms "a" (members 0, 1, 2) and "b" (members 2, 3), and the four sids.
+    fn two_rooms() -> (Rooms<Sid>, Vec<Sid>) {
+        let mut sids: Vec<Sid> = (0..4).map(|_| Sid::new()).collect();
+        sids.sort_unstable();
+        let mut rooms = Rooms::default();
+        for (member, room) in [(0, "a"), (1, "a"), (2, "a"), (2, "b"), (3, "b")] {
+            let seat = Seat {
+                name: DisplayName::guest("test"),
+                capacity: None,
+            };
+            rooms.join(&sids[member], &RoomName::parse(room).unwrap(), seat, OPEN);
+        }
+        (rooms, sids)
+    }
+
+    fn options(
+        sender: Option<Sid>,
+        rooms: &[&'static str],
+        except: &[&'static str],
+    ) -> BroadcastOptions {
+        let mut opts = BroadcastOptions::default();
+        opts.rooms = rooms.iter().copied().map(Room::Borrowed).collect();
+        opts.except = except.iter().copied().map(Room::Borrowed).collect();
+        opts.sid = sender;
+        opts
+    }
+
+    fn sorted(mut sids: Vec<Sid>) -> Vec<Sid> {
+        sids.sort_unstable();
+        sids
+    }
+
+    #[test]
+    fn a_room_event_reaches_every_member_the_sender_included() {
+        let (rooms, sids) = two_rooms();
+        let opts = options(Some(sids[0]), &["a"], &[]);
+        assert_eq!(sorted(targets(&rooms, &opts)), sids[..3]);
+    }
+
+    #[test]
+    fn a_broadcast_leaves_out_its_sender() {
+        let (rooms, sids) = two_rooms();
+        let mut opts = options(Some(sids[0]), &["a"], &[]);
+        opts.add_flag(BroadcastFlags::Broadcast);
+        assert_eq!(sorted(targets(&rooms, &opts)), sids[1..3]);
+    }
+
+    #[test]
+    fn several_rooms_reach_each_member_once() {
+        let (rooms, sids) = two_rooms();
+        assert_eq!(targets(&rooms, &options(None, &["a", "b"], &[])), sids);
+    }
+
+    #[test]
+    fn members_of_an_excepted_room_are_left_out() {
+        let (rooms, sids) = two_rooms();
+        assert_eq!(
+            sorted(targets(&rooms, &options(None, &["a"], &["b"]))),
+            sids[..2]
+        );
+    }
+
+    #[test]
+    fn unknown_and_invalid_rooms_have_no_members() {
+        let (rooms, _) = two_rooms();
+        assert!(targets(&rooms, &options(None, &["nobody", ""], &[])).is_empty());
+    }
+}
