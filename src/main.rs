@@ -11,7 +11,7 @@ fn main() -> anyhow::Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.thread_name(server::THREAD_NAME);
     if config.threads > 0 {
-        runtime.worker_threads(config.threads);
+        runtime.worker_threads(config.threads.into());
     }
     runtime.enable_all().build()?.block_on(async {
         let listener = TcpListener::bind(config.addr)

@@ -1,4 +1,5 @@
-//! `--threads`: the real binary runs as many runtime workers as asked, and still serves.
+//! `--threads`: the real binary runs as many runtime workers as asked, still serves, and refuses
+//! a count it could not start.
 
 mod common;
 
@@ -29,4 +30,25 @@ async fn threads_sets_the_number_of_workers() {
         client.join("threads").await;
         assert_eq!(workers(child.0.id()).to_string(), threads);
     }
+}
+
+#[test]
+fn an_impossible_thread_count_is_refused_at_startup() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_signalroom"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log-file",
+            "",
+            "--threads",
+            "50000",
+        ])
+        .output()
+        .expect("run signalroom");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--threads") && stderr.contains("0..=1024"),
+        "{stderr}"
+    );
 }

@@ -16,9 +16,11 @@ pub struct Config {
     /// Worker threads that handle connections; 0 means one per CPU core. On a machine the
     /// server shares with other busy processes, fewer threads spend less CPU per event (one
     /// thread did about a sixth more deliveries per CPU-second in docs/benchmarks.md); one
-    /// thread also caps the server at one core.
-    #[arg(long, env = "SIGNALROOM_THREADS", default_value_t = 0)]
-    pub threads: usize,
+    /// thread also caps the server at one core. At most 1024: a typo of many thousands would
+    /// otherwise make the runtime fail to start its threads.
+    #[arg(long, env = "SIGNALROOM_THREADS", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub threads: u16,
 
     /// Folder with the built site: the hydrate bundle, the stylesheet and `public/`'s files.
     #[arg(long, env = "SIGNALROOM_SITE_ROOT", default_value = "target/site")]
