@@ -18,13 +18,16 @@ COPY Leptos.toml Cargo.toml Cargo.lock ./
 COPY scripts/setup.sh scripts/
 RUN scripts/setup.sh
 COPY . .
-# bash, not sh: setup.sh is sourced for its PATH (exec form: some builders ignore SHELL).
-RUN ["bash", "-c", ". scripts/setup.sh && cargo leptos build --release --precompress"]
+# bash, not sh: setup.sh is sourced for its PATH (exec form: some builders ignore SHELL). Only
+# the binary and the site are kept: the rest of target/ (gigabytes) would stay in the build
+# cache of every image built.
+RUN ["bash", "-c", ". scripts/setup.sh && cargo leptos build --release --precompress \
+     && mkdir /out && mv target/release/signalroom target/site /out/ && rm -rf target"]
 
 FROM ${RUNTIME_IMAGE}
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin signalroom
-COPY --from=build /src/target/release/signalroom /app/signalroom
-COPY --from=build /src/target/site /app/site
+COPY --from=build /out/signalroom /app/signalroom
+COPY --from=build /out/site /app/site
 # Every setting has a SIGNALROOM_* twin (see README). In a container: listen on all interfaces,
 # log to stdout only (the image's files are read-only for the service user).
 ENV SIGNALROOM_ADDR=0.0.0.0:9980 \
