@@ -1,6 +1,7 @@
 //! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
 
 pub mod config;
+mod draining;
 mod health;
 pub mod ice;
 pub mod limits;
@@ -71,8 +72,13 @@ pub async fn run(
 
     let origins = security::AllowedOrigins::new(&config.allowed_origins);
     let options = leptos_options(&config, addr);
+    let drain = draining::Drain::new();
     let app = router(options, config.list_directories, hub.clone())
         .layer(socketio_layer)
+        .layer(axum::middleware::from_fn_with_state(
+            drain.clone(),
+            draining::end_at_shutdown,
+        ))
         .layer(axum::middleware::from_fn(request_parts::detach_socketio))
         .layer(axum::middleware::from_fn_with_state(
             origins,
@@ -102,6 +108,7 @@ pub async fn run(
             if let Err(err) = io.disconnect().await {
                 warn!(%err, "some clients were not told of the shutdown");
             }
+            drain.finish();
             io.close().await;
         }
     });
