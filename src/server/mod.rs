@@ -36,8 +36,8 @@ pub const THREAD_NAME: &str = "signalroom-rt";
 /// Bytes read from a WebSocket at a time (engineioxide's default is 4 KiB). The buffer is
 /// zero-filled to this size on every read, so it costs its full size on every idle connection;
 /// chat messages and ICE candidates fit in one read, and a larger message (an SDP offer, a few
-/// KB) simply takes several. 4 KiB -> 1 KiB saved 3 KiB per connection with 4 KB messages'
-/// throughput within noise; 1 KiB -> 512 B another 0.5 KiB.
+/// KB) simply takes several. 4 KiB -> 1 KiB saved 3 KiB per connection (throughput with 4 KB
+/// messages within noise); 1 KiB -> 512 B saved another 0.5 KiB.
 const WS_READ_BUFFER: usize = 512;
 
 /// Serves on `listener` until `shutdown` resolves, then disconnects every client and returns.
