@@ -7,9 +7,9 @@
 //! Once the disconnects are sent, [`Drain::finish`] ends the polls still waiting and refuses new
 //! ones.
 
-use axum::extract::{Request, State};
+use std::future::Future;
+
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
@@ -26,68 +26,47 @@ impl Drain {
     pub fn finish(&self) {
         self.0.send_replace(true);
     }
-}
 
-/// Middleware: a `/socket.io/` request still waiting when the drain finishes, or arriving after,
-/// gets `503 Service Unavailable`. A response already there (the disconnect itself, on a poll
-/// that was waiting for it) goes out first.
-pub async fn end_at_shutdown(State(drain): State<Drain>, request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with("/socket.io") {
-        return next.run(request).await;
-    }
-    let mut finished = drain.0.subscribe();
-    tokio::select! {
-        biased;
-        response = next.run(request) => response,
-        _ = finished.wait_for(|&done| done) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down\n").into_response()
+    /// `response`, or `503 Service Unavailable` if it is still not ready when the drain
+    /// finishes (or has finished). A response already there (the disconnect itself, on a poll
+    /// that was waiting for it) goes out first.
+    pub async fn or_refusal(&self, response: impl Future<Output = Response>) -> Response {
+        let mut finished = self.0.subscribe();
+        tokio::select! {
+            biased;
+            response = response => response,
+            _ = finished.wait_for(|&done| done) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down\n").into_response()
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::future::{pending, ready};
     use std::time::Duration;
-
-    use axum::body::Body;
-    use axum::routing::get;
-    use axum::Router;
-    use tower::ServiceExt;
 
     use super::*;
 
-    /// `/socket.io/wait` waits forever, like a poll with nothing to send; `/socket.io/now` and
-    /// `/page` answer at once.
-    fn app(drain: &Drain) -> Router {
-        Router::new()
-            .route("/socket.io/wait", get(std::future::pending::<&str>))
-            .route("/socket.io/now", get(|| async { "sent" }))
-            .route("/page", get(std::future::pending::<&str>))
-            .layer(axum::middleware::from_fn_with_state(
-                drain.clone(),
-                end_at_shutdown,
-            ))
-    }
-
-    fn request(path: &str) -> Request {
-        Request::get(path).body(Body::empty()).unwrap()
-    }
-
-    async fn within_a_second(app: Router, path: &str) -> Option<Response> {
-        tokio::time::timeout(Duration::from_secs(1), app.oneshot(request(path)))
-            .await
-            .ok()
-            .map(Result::unwrap)
+    fn answer() -> Response {
+        "sent".into_response()
     }
 
     #[tokio::test]
     async fn a_waiting_poll_ends_when_the_drain_finishes() {
         let drain = Drain::new();
-        let waiting = tokio::spawn(within_a_second(app(&drain), "/socket.io/wait"));
+        let waiting = tokio::spawn({
+            let drain = drain.clone();
+            async move { drain.or_refusal(pending()).await }
+        });
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiting.is_finished());
         drain.finish();
-        let response = waiting.await.unwrap().expect("answered");
+        let response = tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("answered")
+            .unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
@@ -95,20 +74,9 @@ mod tests {
     async fn after_the_drain_polls_are_refused_but_ready_answers_still_go_out() {
         let drain = Drain::new();
         drain.finish();
-        let refused = within_a_second(app(&drain), "/socket.io/wait")
-            .await
-            .unwrap();
+        let refused = drain.or_refusal(pending()).await;
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let ready = within_a_second(app(&drain), "/socket.io/now")
-            .await
-            .unwrap();
+        let ready = drain.or_refusal(ready(answer())).await;
         assert_eq!(ready.status(), StatusCode::OK);
-    }
-
-    #[tokio::test]
-    async fn other_requests_are_left_alone() {
-        let drain = Drain::new();
-        drain.finish();
-        assert!(within_a_second(app(&drain), "/page").await.is_none());
     }
 }

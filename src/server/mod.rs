@@ -10,6 +10,7 @@ mod request_parts;
 pub mod rooms;
 pub mod security;
 pub mod signaling;
+mod socketio_gate;
 mod static_files;
 
 use std::future::Future;
@@ -70,19 +71,17 @@ pub async fn run(
         .build_layer();
     Hub::attach(&io);
 
-    let origins = security::AllowedOrigins::new(&config.allowed_origins);
     let options = leptos_options(&config, addr);
-    let drain = draining::Drain::new();
+    let gate = socketio_gate::Gate {
+        origins: security::AllowedOrigins::new(&config.allowed_origins),
+        drain: draining::Drain::new(),
+    };
+    let drain = gate.drain.clone();
     let app = router(options, config.list_directories, hub.clone())
         .layer(socketio_layer)
         .layer(axum::middleware::from_fn_with_state(
-            drain.clone(),
-            draining::end_at_shutdown,
-        ))
-        .layer(axum::middleware::from_fn(request_parts::detach_socketio))
-        .layer(axum::middleware::from_fn_with_state(
-            origins,
-            security::check_origin,
+            gate,
+            socketio_gate::socketio_gate,
         ));
     info!(%addr, site_root = %config.site_root.display(), "signalroom listening");
 

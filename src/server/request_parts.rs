@@ -13,34 +13,20 @@
 //! request. A handler that needs another header must add it to [`KEPT_HEADERS`].
 
 use axum::body::Bytes;
-use axum::extract::Request;
 use axum::http::header::{CONTENT_TYPE, SEC_WEBSOCKET_KEY};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri};
-use axum::middleware::Next;
-use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
 
 /// The headers read once a request reaches socketioxide: engineioxide answers a WebSocket
 /// handshake with `Sec-WebSocket-Key` and decodes a polling POST by its `Content-Type`.
-/// (The `Origin` check runs before, in `security::check_origin`.)
+/// (The `Origin` check runs before, in `security::refuse_foreign_origin`.)
 pub const KEPT_HEADERS: [HeaderName; 2] = [SEC_WEBSOCKET_KEY, CONTENT_TYPE];
-
-/// Middleware: trims `/socket.io/` requests' parts; other requests are short-lived and pass
-/// untouched.
-pub async fn detach_socketio(request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with("/socket.io") {
-        return next.run(request).await;
-    }
-    let (mut parts, body) = request.into_parts();
-    detach(&mut parts);
-    next.run(Request::from_parts(parts, body)).await
-}
 
 /// Rewrites `parts` as its URI and kept headers, sliced from one new buffer, and hyper's
 /// upgrade handle (engineioxide takes it to switch to WebSocket) as the only extension.
 /// (Header names need no copy: the `http` crate never shares a name's bytes with its input.)
-fn detach(parts: &mut Parts) {
+pub fn detach(parts: &mut Parts) {
     let uri = parts.uri.to_string();
     let kept = || {
         KEPT_HEADERS
@@ -87,6 +73,7 @@ fn detach(parts: &mut Parts) {
 mod tests {
     use super::*;
     use axum::extract::OriginalUri;
+    use axum::http::Request;
 
     #[test]
     fn keeps_the_uri_and_the_headers_the_stack_reads() {

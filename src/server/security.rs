@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{
     HeaderName, HeaderValue, CONTENT_SECURITY_POLICY, HOST, ORIGIN, REFERRER_POLICY,
     X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leptos::prelude::use_context;
@@ -98,31 +97,24 @@ fn is_loopback(authority: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Middleware: refuses Socket.IO requests from browser origins that are not allowed, before
-/// any session exists. Requests without an `Origin` (non-browser clients) pass.
-pub async fn check_origin(
-    State(allowed): State<AllowedOrigins>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.uri().path().starts_with("/socket.io/") {
-        let header = |name| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        if let Some(origin) = header(ORIGIN) {
-            if !allowed.allows(origin, header(HOST)) {
-                tracing::warn!(
-                    origin,
-                    "refused a Socket.IO connection from a foreign origin"
-                );
-                return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
-            }
-        }
+/// A Socket.IO request from a browser origin that is not allowed gets `403`, before any session
+/// exists (see `socketio_gate`). Requests without an `Origin` (non-browser clients) pass.
+pub fn refuse_foreign_origin(allowed: &AllowedOrigins, request: &Request) -> Option<Response> {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let origin = header(ORIGIN)?;
+    if allowed.allows(origin, header(HOST)) {
+        return None;
     }
-    next.run(request).await
+    tracing::warn!(
+        origin,
+        "refused a Socket.IO connection from a foreign origin"
+    );
+    Some((StatusCode::FORBIDDEN, "origin not allowed\n").into_response())
 }
 
 #[cfg(test)]
