@@ -15,7 +15,7 @@ pub struct Config {
 
     /// Worker threads that handle connections; 0 means one per CPU core. On a machine the
     /// server shares with other busy processes, fewer threads spend less CPU per event (one
-    /// thread did about a sixth more deliveries per CPU-second in docs/benchmarks.md); one
+    /// thread did a sixth to a third more deliveries per CPU-second in docs/benchmarks.md); one
     /// thread also caps the server at one core. At most 1024: a typo of many thousands would
     /// otherwise make the runtime fail to start its threads.
     #[arg(long, env = "SIGNALROOM_THREADS", default_value_t = 0,
