@@ -29,6 +29,14 @@ impl RoomName {
     }
 }
 
+/// Maps keyed by room name can be looked up by a plain `&str` (a name that never passed
+/// validation is simply not found), with no copy and no second validation.
+impl std::borrow::Borrow<str> for RoomName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::fmt::Display for RoomName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

@@ -27,7 +27,6 @@ use socketioxide_core::Sid;
 use tracing::debug;
 
 use super::Hub;
-use crate::protocol::RoomName;
 use crate::server::rooms::Rooms;
 
 /// The adapter: socketioxide's local adapter, with room broadcasts delivered member by member.
@@ -69,12 +68,12 @@ fn targets(rooms: &Rooms<Sid>, opts: &BroadcastOptions) -> Vec<Sid> {
     let sender = opts
         .sid
         .filter(|_| opts.has_flag(BroadcastFlags::Broadcast));
-    // An invalid name was never joined: no members.
+    // Looked up by the name as given: an invalid one was never joined, so it has no members.
     let members_of = |names: &[Room]| -> Vec<Sid> {
         names
             .iter()
-            .filter_map(|name| RoomName::parse(name).ok())
-            .flat_map(|name| rooms.members(&name))
+            .flat_map(|name| rooms.members(name))
+            .copied()
             .collect()
     };
     let mut targets = members_of(&opts.rooms);
@@ -138,7 +137,7 @@ impl DefinedAdapter for RoomAdapter {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::DisplayName;
+    use crate::protocol::{DisplayName, RoomName};
     use crate::server::rooms::{JoinLimits, Seat};
 
     const OPEN: JoinLimits = JoinLimits {
