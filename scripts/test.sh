@@ -36,7 +36,7 @@ cargo clippy --features ssr,loadgen --all-targets -- -D warnings
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests"
-cargo test --features ssr
+cargo test --features ssr,loadgen
 
 step "fuzzing the decoders (fixed seed, bounded)"
 scripts/fuzz.sh

@@ -44,13 +44,67 @@ pub fn run(input: &std::path::Path, svg: Option<&std::path::Path>) -> anyhow::Re
 
 /// The median of `field` (a JSON pointer) over the runs of `server` tagged `tag`.
 fn median(lines: &[Value], tag: &str, server: &str, field: &str) -> Option<f64> {
+    median_with(lines, tag, server, |l| l.pointer(field)?.as_f64())
+}
+
+/// The median of what `value` reads from each run of `server` tagged `tag`.
+fn median_with(
+    lines: &[Value],
+    tag: &str,
+    server: &str,
+    value: impl Fn(&Value) -> Option<f64>,
+) -> Option<f64> {
     median_of(
         lines
             .iter()
             .filter(|l| l["tag"] == tag && l["server"] == server)
-            .filter_map(|l| l.pointer(field)?.as_f64())
+            .filter_map(value)
             .collect(),
     )
+}
+
+/// The part of the server's CPU the kernel spent, and for connect+join the most the ratio could
+/// reach if signalroom's own code cost nothing: Node's whole CPU per connection over
+/// signalroom's kernel time per connection.
+fn kernel_lines(lines: &[Value], out: &mut String) {
+    let share = |tag, server| {
+        median_with(lines, tag, server, |l| {
+            Some(l["server_kernel_s"].as_f64()? / l["server_cpu_s"].as_f64()?)
+        })
+    };
+    let per_connection = |server, field: &'static str| {
+        median_with(lines, "connections", server, |l| {
+            Some(l[field].as_f64()? / l["connections"].as_f64()?)
+        })
+    };
+    let percent = |v: Option<f64>| v.map_or("–".into(), |v| format!("{:.0} %", 100.0 * v));
+    for (tag, figure) in [
+        ("saturation", "saturation"),
+        ("connections", "connect+join"),
+    ] {
+        let (ours, base) = (share(tag, OURS), share(tag, BASELINE));
+        if ours.is_some() || base.is_some() {
+            let _ = writeln!(
+                out,
+                "kernel share of server CPU, {figure}: {OURS} {}, {BASELINE} {}",
+                percent(ours),
+                percent(base)
+            );
+        }
+    }
+    if let (Some(node), Some(kernel)) = (
+        per_connection(BASELINE, "server_cpu_s"),
+        per_connection(OURS, "server_kernel_s"),
+    ) {
+        if kernel > 0.0 {
+            let _ = writeln!(
+                out,
+                "connect+join: {BASELINE}'s CPU per connection is {:.2}× {OURS}'s kernel time per \
+                 connection alone, the ceiling of the ratio if {OURS}'s own code cost nothing",
+                node / kernel
+            );
+        }
+    }
 }
 
 fn median_of(mut values: Vec<f64>) -> Option<f64> {
@@ -179,6 +233,8 @@ fn table(lines: &[Value]) -> String {
             show(base)
         );
     }
+    let _ = writeln!(out);
+    kernel_lines(lines, &mut out);
     // Correctness below saturation, and the large hold.
     let mut faults = BTreeMap::new();
     for l in lines
@@ -383,4 +439,46 @@ fn chart(lines: &[Value]) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn connections(server: &str, cpu: f64, kernel: f64) -> Value {
+        json!({"tag": "connections", "server": server, "connections": 1000.0,
+               "server_cpu_s": cpu, "server_kernel_s": kernel})
+    }
+
+    #[test]
+    fn connect_ceiling_is_node_cpu_over_our_kernel_time() {
+        let lines = [
+            connections(OURS, 0.5, 0.25),
+            connections(OURS, 0.6, 0.4),
+            connections(OURS, 0.7, 0.3),
+            connections(BASELINE, 1.5, 0.3),
+        ];
+        let mut out = String::new();
+        kernel_lines(&lines, &mut out);
+        // Medians: our kernel share 50 % (0.5, 0.67, 0.43), kernel 0.3 ms per connection;
+        // Node 1.5 ms of CPU per connection, 20 % of it kernel.
+        assert!(
+            out.contains("connect+join: signalroom 50 %, node 20 %"),
+            "{out}"
+        );
+        assert!(out.contains("is 5.00× signalroom's kernel time"), "{out}");
+        assert!(
+            !out.contains("saturation"),
+            "no saturation runs, no line: {out}"
+        );
+    }
+
+    #[test]
+    fn results_without_the_kernel_split_print_no_kernel_lines() {
+        let lines = [json!({"tag": "connections", "server": OURS, "server_cpu_s": 1.0})];
+        let mut out = String::new();
+        kernel_lines(&lines, &mut out);
+        assert_eq!(out, "");
+    }
 }

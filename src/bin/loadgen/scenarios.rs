@@ -88,6 +88,8 @@ pub struct FanoutResult {
     deliveries_per_s: f64,
     latency: Latency,
     server_cpu_s: f64,
+    /// The kernel's part of `server_cpu_s`.
+    server_kernel_s: f64,
     /// Server CPU over the run, in percent of one core.
     cpu_percent: f64,
     deliveries_per_cpu_s: f64,
@@ -148,7 +150,7 @@ pub async fn fanout(target: &Target, plan: Fanout) -> anyhow::Result<FanoutResul
         })
         .collect();
     barrier.wait().await;
-    let cpu_before = target.server.cpu_seconds()?;
+    let cpu_before = target.server.cpu()?;
     let mut total = ClientStats::default();
     for task in tasks {
         let stats = task.await.context("client task")?;
@@ -158,7 +160,8 @@ pub async fn fanout(target: &Target, plan: Fanout) -> anyhow::Result<FanoutResul
         total.refused += stats.refused;
         total.latencies.extend(stats.latencies);
     }
-    let server_cpu_s = target.server.cpu_seconds()? - cpu_before;
+    let cpu = target.server.cpu()? - cpu_before;
+    let server_cpu_s = cpu.total_s();
     let expected = (total.sent - total.refused) * plan.members as u64;
     let duration_s = plan.duration.as_secs_f64();
     Ok(FanoutResult {
@@ -177,6 +180,7 @@ pub async fn fanout(target: &Target, plan: Fanout) -> anyhow::Result<FanoutResul
         deliveries_per_s: total.deliveries as f64 / duration_s,
         latency: Latency::of(total.latencies),
         server_cpu_s,
+        server_kernel_s: cpu.kernel_s,
         cpu_percent: 100.0 * server_cpu_s / (duration_s + DRAIN.as_secs_f64()),
         deliveries_per_cpu_s: total.deliveries as f64 / server_cpu_s.max(1e-9),
     })
@@ -288,6 +292,8 @@ pub struct ConnectionsResult {
     connect_s: f64,
     connects_per_s: f64,
     server_cpu_s: f64,
+    /// The kernel's part of `server_cpu_s`.
+    server_kernel_s: f64,
     connects_per_cpu_s: f64,
     rss_before_kib: u64,
     rss_held_kib: u64,
@@ -298,13 +304,14 @@ pub struct ConnectionsResult {
 
 pub async fn connections(target: &Target, plan: Connections) -> anyhow::Result<ConnectionsResult> {
     let rss_before = target.server.rss_kib()?;
-    let cpu_before = target.server.cpu_seconds()?;
+    let cpu_before = target.server.cpu()?;
     let started = Instant::now();
     let per_room = plan.per_room.max(1);
     let (conns, failures) =
         open_all(target, plan.count, |i| format!("hold-{}", i / per_room)).await;
     let connect_s = started.elapsed().as_secs_f64();
-    let server_cpu_s = target.server.cpu_seconds()? - cpu_before;
+    let cpu = target.server.cpu()? - cpu_before;
+    let server_cpu_s = cpu.total_s();
     let opened = plan.count - failures;
 
     // Hold: every connection keeps answering pings; count those that drop.
@@ -350,6 +357,7 @@ pub async fn connections(target: &Target, plan: Connections) -> anyhow::Result<C
         connect_s,
         connects_per_s: opened as f64 / connect_s.max(1e-9),
         server_cpu_s,
+        server_kernel_s: cpu.kernel_s,
         connects_per_cpu_s: opened as f64 / server_cpu_s.max(1e-9),
         rss_before_kib: rss_before,
         rss_held_kib: rss_held,
@@ -376,11 +384,13 @@ pub struct ChurnResult {
     errors: u64,
     cycles_per_s: f64,
     server_cpu_s: f64,
+    /// The kernel's part of `server_cpu_s`.
+    server_kernel_s: f64,
     cycles_per_cpu_s: f64,
 }
 
 pub async fn churn(target: &Target, plan: Churn) -> anyhow::Result<ChurnResult> {
-    let cpu_before = target.server.cpu_seconds()?;
+    let cpu_before = target.server.cpu()?;
     let stop = Instant::now() + plan.duration;
     let tasks: Vec<_> = (0..plan.workers)
         .map(|w| {
@@ -405,7 +415,8 @@ pub async fn churn(target: &Target, plan: Churn) -> anyhow::Result<ChurnResult> 
         cycles += c;
         errors += e;
     }
-    let server_cpu_s = target.server.cpu_seconds()? - cpu_before;
+    let cpu = target.server.cpu()? - cpu_before;
+    let server_cpu_s = cpu.total_s();
     let duration_s = plan.duration.as_secs_f64();
     Ok(ChurnResult {
         scenario: "churn",
@@ -415,6 +426,7 @@ pub async fn churn(target: &Target, plan: Churn) -> anyhow::Result<ChurnResult> 
         errors,
         cycles_per_s: cycles as f64 / duration_s,
         server_cpu_s,
+        server_kernel_s: cpu.kernel_s,
         cycles_per_cpu_s: cycles as f64 / server_cpu_s.max(1e-9),
     })
 }
