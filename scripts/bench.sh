@@ -10,6 +10,8 @@
 # Each round starts fresh servers and runs the same scenarios against each in alternation;
 # results go to target/bench/<time>/results.jsonl, then `loadgen report` prints the medians and
 # ratios (and, in full mode, writes docs/benchmarks.svg). See docs/benchmarks.md.
+# SIGNALROOM_BIN benchmarks another build of the server instead of target/release/signalroom
+# (scripts/engineioxide-experiment.sh sets it); its chart then stays in the results directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-quick}
@@ -19,6 +21,7 @@ case $mode in
   *) echo "usage: $0 [quick|full]" >&2; exit 2 ;;
 esac
 rooms=10 members=10
+server_bin=${SIGNALROOM_BIN:-target/release/signalroom}
 
 echo "== building (release)"
 . scripts/setup.sh
@@ -48,7 +51,7 @@ start() { # start KIND PORT [signalroom's extra flags...]
   case $kind in
     # The per-client event-rate limit would refuse the closed loop's bursts; logging is at the
     # level an operator would run (no per-event lines), as for Node.
-    signalroom) target/release/signalroom --addr "127.0.0.1:$port" --log-file "" --log-level warn \
+    signalroom) "$server_bin" --addr "127.0.0.1:$port" --log-file "" --log-level warn \
                   --event-rate 0 --max-connections 100000 "$@" >"$out/$kind.log" 2>&1 & ;;
     node) node bench/node/server.js "$port" >"$out/$kind.log" 2>&1 & ;;
   esac
@@ -131,6 +134,8 @@ echo "{\"server\":\"signalroom\",\"tag\":\"bundle\",\"brotli_bytes\":${sizes:-0}
 
 echo
 svg=()
-[ -n "$sweep" ] && svg=(--svg docs/benchmarks.svg)
+chart=docs/benchmarks.svg
+[ -n "${SIGNALROOM_BIN:-}" ] && chart=$out/benchmarks.svg
+[ -n "$sweep" ] && svg=(--svg "$chart")
 target/release/loadgen report "$results" "${svg[@]}" | tee "$out/report.md"
 echo "results: $results"
