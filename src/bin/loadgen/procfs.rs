@@ -56,8 +56,8 @@ impl Watched {
     }
 }
 
-/// A process's CPU time, split as `/proc` splits it: the kernel share is what system calls and
-/// the network stack cost, which no change to the server's own code can remove.
+/// A process's CPU time, split as `/proc` splits it. The kernel part is what the server's system
+/// calls and the loopback network stack cost: it bounds what faster server code can gain.
 #[derive(Debug, Clone, Copy)]
 pub struct Cpu {
     pub user_s: f64,
