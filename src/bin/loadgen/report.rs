@@ -110,8 +110,8 @@ fn kernel_lines(lines: &[Value], out: &mut String) {
             if measured < COARSE_CPU_S {
                 let _ = writeln!(
                     out,
-                    "  (from {measured:.2} s of kernel time: /proc counts it in 10 ms ticks, so \
-                     this quick figure is rough; the full run's is the one to read)"
+                    "  (from {measured:.2} s of kernel time, which /proc counts in 10 ms ticks: \
+                     this run's connect figures, the table's row too, are rough; read a full run's)"
                 );
             }
         }
@@ -484,8 +484,8 @@ mod tests {
             "no saturation runs, no line: {out}"
         );
         assert!(
-            out.contains("this quick figure is rough"),
-            "0.3 s of kernel time: {out}"
+            out.contains("connect figures, the table's row too, are rough"),
+            "{out}"
         );
     }
 
