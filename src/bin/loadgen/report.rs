@@ -69,7 +69,8 @@ const COARSE_CPU_S: f64 = 0.3;
 /// The part of the server's CPU the kernel spent, and for connect+join the most the ratio could
 /// reach if signalroom's own code cost nothing: Node's whole CPU per connection over
 /// signalroom's kernel time per connection.
-fn kernel_lines(lines: &[Value], out: &mut String) {
+fn kernel_lines(lines: &[Value]) -> String {
+    let mut out = String::new();
     let share = |tag, server| {
         median_with(lines, tag, server, |l| {
             Some(l["server_kernel_s"].as_f64()? / l["server_cpu_s"].as_f64()?)
@@ -116,6 +117,7 @@ fn kernel_lines(lines: &[Value], out: &mut String) {
             }
         }
     }
+    out
 }
 
 fn median_of(mut values: Vec<f64>) -> Option<f64> {
@@ -244,8 +246,10 @@ fn table(lines: &[Value]) -> String {
             show(base)
         );
     }
-    let _ = writeln!(out);
-    kernel_lines(lines, &mut out);
+    let kernel = kernel_lines(lines);
+    if !kernel.is_empty() {
+        let _ = write!(out, "\n{kernel}");
+    }
     // Correctness below saturation, and the large hold.
     let mut faults = BTreeMap::new();
     for l in lines
@@ -470,8 +474,7 @@ mod tests {
             connections(OURS, 100.0, 0.07, 0.03),
             connections(BASELINE, 100.0, 0.15, 0.03),
         ];
-        let mut out = String::new();
-        kernel_lines(&lines, &mut out);
+        let out = kernel_lines(&lines);
         // Medians: our kernel share 50 % (0.5, 0.67, 0.43), kernel 0.3 ms per connection;
         // Node 1.5 ms of CPU per connection, 20 % of it kernel. 0.03 s measured: a rough figure.
         assert!(
@@ -495,8 +498,7 @@ mod tests {
             connections(OURS, 1000.0, 0.6, 0.4),
             connections(BASELINE, 1000.0, 1.5, 0.3),
         ];
-        let mut out = String::new();
-        kernel_lines(&lines, &mut out);
+        let out = kernel_lines(&lines);
         assert!(out.contains("is 3.75× signalroom's kernel time"), "{out}");
         assert!(!out.contains("rough"), "{out}");
     }
@@ -504,8 +506,7 @@ mod tests {
     #[test]
     fn results_without_the_kernel_split_print_no_kernel_lines() {
         let lines = [json!({"tag": "connections", "server": OURS, "server_cpu_s": 1.0})];
-        let mut out = String::new();
-        kernel_lines(&lines, &mut out);
+        let out = kernel_lines(&lines);
         assert_eq!(out, "");
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::sync::{Barrier, Semaphore};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
-use crate::procfs::Watched;
+use crate::procfs::{Cpu, Watched};
 use crate::stats::Latency;
 use crate::wire::{self, Conn, Eio, Incoming};
 
@@ -25,6 +25,32 @@ pub struct Target {
     pub addr: String,
     pub eio: Eio,
     pub server: Watched,
+}
+
+impl Target {
+    /// The server's CPU time since `before`, a reading of [`Watched::cpu`].
+    fn cpu_since(&self, before: Cpu) -> anyhow::Result<ServerCpu> {
+        let used = self.server.cpu()? - before;
+        Ok(ServerCpu {
+            server_cpu_s: used.total_s(),
+            server_kernel_s: used.kernel_s,
+        })
+    }
+}
+
+/// The server's CPU time over a run, as every result reports it.
+#[derive(Serialize, Clone, Copy)]
+struct ServerCpu {
+    server_cpu_s: f64,
+    /// The kernel's part of `server_cpu_s`.
+    server_kernel_s: f64,
+}
+
+impl ServerCpu {
+    /// `count` per server CPU-second.
+    fn per_cpu_second(self, count: f64) -> f64 {
+        count / self.server_cpu_s.max(1e-9)
+    }
 }
 
 /// Opens `count` connections, joining connection `i` to `room(i)`.
@@ -87,9 +113,8 @@ pub struct FanoutResult {
     refused: u64,
     deliveries_per_s: f64,
     latency: Latency,
-    server_cpu_s: f64,
-    /// The kernel's part of `server_cpu_s`.
-    server_kernel_s: f64,
+    #[serde(flatten)]
+    cpu: ServerCpu,
     /// Server CPU over the run, in percent of one core.
     cpu_percent: f64,
     deliveries_per_cpu_s: f64,
@@ -160,8 +185,7 @@ pub async fn fanout(target: &Target, plan: Fanout) -> anyhow::Result<FanoutResul
         total.refused += stats.refused;
         total.latencies.extend(stats.latencies);
     }
-    let cpu = target.server.cpu()? - cpu_before;
-    let server_cpu_s = cpu.total_s();
+    let cpu = target.cpu_since(cpu_before)?;
     let expected = (total.sent - total.refused) * plan.members as u64;
     let duration_s = plan.duration.as_secs_f64();
     Ok(FanoutResult {
@@ -179,10 +203,9 @@ pub async fn fanout(target: &Target, plan: Fanout) -> anyhow::Result<FanoutResul
         refused: total.refused,
         deliveries_per_s: total.deliveries as f64 / duration_s,
         latency: Latency::of(total.latencies),
-        server_cpu_s,
-        server_kernel_s: cpu.kernel_s,
-        cpu_percent: 100.0 * server_cpu_s / (duration_s + DRAIN.as_secs_f64()),
-        deliveries_per_cpu_s: total.deliveries as f64 / server_cpu_s.max(1e-9),
+        cpu,
+        cpu_percent: 100.0 * cpu.server_cpu_s / (duration_s + DRAIN.as_secs_f64()),
+        deliveries_per_cpu_s: cpu.per_cpu_second(total.deliveries as f64),
     })
 }
 
@@ -291,9 +314,8 @@ pub struct ConnectionsResult {
     failures: usize,
     connect_s: f64,
     connects_per_s: f64,
-    server_cpu_s: f64,
-    /// The kernel's part of `server_cpu_s`.
-    server_kernel_s: f64,
+    #[serde(flatten)]
+    cpu: ServerCpu,
     connects_per_cpu_s: f64,
     rss_before_kib: u64,
     rss_held_kib: u64,
@@ -310,8 +332,7 @@ pub async fn connections(target: &Target, plan: Connections) -> anyhow::Result<C
     let (conns, failures) =
         open_all(target, plan.count, |i| format!("hold-{}", i / per_room)).await;
     let connect_s = started.elapsed().as_secs_f64();
-    let cpu = target.server.cpu()? - cpu_before;
-    let server_cpu_s = cpu.total_s();
+    let cpu = target.cpu_since(cpu_before)?;
     let opened = plan.count - failures;
 
     // Hold: every connection keeps answering pings; count those that drop.
@@ -356,9 +377,8 @@ pub async fn connections(target: &Target, plan: Connections) -> anyhow::Result<C
         failures,
         connect_s,
         connects_per_s: opened as f64 / connect_s.max(1e-9),
-        server_cpu_s,
-        server_kernel_s: cpu.kernel_s,
-        connects_per_cpu_s: opened as f64 / server_cpu_s.max(1e-9),
+        cpu,
+        connects_per_cpu_s: cpu.per_cpu_second(opened as f64),
         rss_before_kib: rss_before,
         rss_held_kib: rss_held,
         rss_per_connection_kib: (rss_held.saturating_sub(rss_before)) as f64 / opened.max(1) as f64,
@@ -383,9 +403,8 @@ pub struct ChurnResult {
     cycles: u64,
     errors: u64,
     cycles_per_s: f64,
-    server_cpu_s: f64,
-    /// The kernel's part of `server_cpu_s`.
-    server_kernel_s: f64,
+    #[serde(flatten)]
+    cpu: ServerCpu,
     cycles_per_cpu_s: f64,
 }
 
@@ -415,8 +434,7 @@ pub async fn churn(target: &Target, plan: Churn) -> anyhow::Result<ChurnResult> 
         cycles += c;
         errors += e;
     }
-    let cpu = target.server.cpu()? - cpu_before;
-    let server_cpu_s = cpu.total_s();
+    let cpu = target.cpu_since(cpu_before)?;
     let duration_s = plan.duration.as_secs_f64();
     Ok(ChurnResult {
         scenario: "churn",
@@ -425,9 +443,8 @@ pub async fn churn(target: &Target, plan: Churn) -> anyhow::Result<ChurnResult> 
         cycles,
         errors,
         cycles_per_s: cycles as f64 / duration_s,
-        server_cpu_s,
-        server_kernel_s: cpu.kernel_s,
-        cycles_per_cpu_s: cycles as f64 / server_cpu_s.max(1e-9),
+        cpu,
+        cycles_per_cpu_s: cpu.per_cpu_second(cycles as f64),
     })
 }
 
