@@ -1,12 +1,24 @@
 //! `signalroom`: parses settings, starts logging and the runtime, serves until Ctrl-C or
 //! SIGTERM.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use signalroom::server::{self, logging, Config};
 use tokio::net::TcpListener;
 
-fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+/// A failure to start (or to keep serving) is one line on stderr and exit status 1.
+fn main() -> ExitCode {
+    match serve(Config::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("signalroom: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
     let _log_guard = logging::init(&config.log_level, &config.log_file)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.thread_name(server::THREAD_NAME);

@@ -67,6 +67,17 @@ impl ServerEvent {
         }
     }
 
+    /// The event as a Socket.IO event array, `["name", arg, ...]`, as servers encode it: how a
+    /// `signal` travels between cluster instances, which hand the text to the socket as it is.
+    pub fn to_json_array(&self) -> String {
+        let mut items = match serde_json::to_value(self) {
+            Ok(Value::Array(args)) => args,
+            _ => Vec::new(), // Every event serializes as its arguments' array.
+        };
+        items.insert(0, Value::from(self.name()));
+        Value::Array(items).to_string()
+    }
+
     /// Reads a server event from its name and arguments (used by the browser client).
     pub fn decode(name: &str, args: &[Value]) -> Option<Self> {
         let text = |i: usize| args.get(i).and_then(Value::as_str).map(str::to_owned);
@@ -201,6 +212,17 @@ mod tests {
             credential: None,
         }]));
         assert_eq!(ice, json!([[{"urls": ["stun:stun.example.com"]}]]));
+    }
+
+    #[test]
+    fn the_json_array_is_the_name_then_the_arguments() {
+        let signal = ServerEvent::Signal {
+            room: "r".into(),
+            from: "a".into(),
+            signal: Signal::Hangup,
+        };
+        let array: Value = serde_json::from_str(&signal.to_json_array()).unwrap();
+        assert_eq!(array, json!(["signal", "r", "a", {"type": "hangup"}]));
     }
 
     #[test]

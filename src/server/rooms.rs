@@ -25,6 +25,17 @@ pub struct JoinLimits {
     pub capacity: Option<usize>,
 }
 
+impl JoinLimits {
+    /// The seats of a room created by a join that asks for `asked`: the fewer of the server's
+    /// and the joiner's.
+    pub fn capacity_for(&self, asked: Option<usize>) -> Option<usize> {
+        match (self.capacity, asked) {
+            (Some(server), Some(asked)) => Some(server.min(asked)),
+            (server, asked) => server.or(asked),
+        }
+    }
+}
+
 /// What a join did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Joined<M> {
@@ -66,6 +77,14 @@ struct Room<M> {
 impl<M: Ord + Clone> Room<M> {
     /// Everyone in the room but `member`, with their names, in the order they joined.
     fn others(&self, member: &M) -> Vec<(M, DisplayName)> {
+        self.others_in_order(member)
+            .into_iter()
+            .map(|(_, m, name)| (m, name))
+            .collect()
+    }
+
+    /// As [`Room::others`], each with its join order.
+    fn others_in_order(&self, member: &M) -> Vec<(u64, M, DisplayName)> {
         let mut others: Vec<_> = self
             .members
             .iter()
@@ -73,7 +92,7 @@ impl<M: Ord + Clone> Room<M> {
             .map(|(m, (order, name))| (*order, m.clone(), name.clone()))
             .collect();
         others.sort_unstable_by_key(|(order, ..)| *order);
-        others.into_iter().map(|(_, m, name)| (m, name)).collect()
+        others
     }
 }
 
@@ -108,27 +127,11 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         seat: Seat,
         limits: JoinLimits,
     ) -> Joined<M> {
-        if let Some(existing) = self.rooms.get(room) {
-            if existing.members.contains_key(member) {
-                return Joined::AlreadyMember {
-                    members: existing.members.len(),
-                    others: existing.others(member),
-                };
-            }
-        }
-        if self.evicted.contains(member) {
-            return Joined::Closing;
-        }
-        if self.rooms_of.get(member).map_or(0, Vec::len) >= limits.max_rooms {
-            return Joined::TooManyRooms {
-                limit: limits.max_rooms,
-            };
+        if let Some(refused) = self.admission(member, room, limits.max_rooms) {
+            return refused;
         }
         let entry = self.rooms.entry(room.clone()).or_insert_with(|| Room {
-            capacity: match (limits.capacity, seat.capacity) {
-                (Some(server), Some(asked)) => Some(server.min(asked)),
-                (server, asked) => server.or(asked),
-            },
+            capacity: limits.capacity_for(seat.capacity),
             members: BTreeMap::new(),
             joins: 0,
         });
@@ -137,16 +140,58 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
             return Joined::Full { capacity };
         }
         let others = entry.others(member);
-        entry.joins += 1;
-        entry
-            .members
-            .insert(member.clone(), (entry.joins, seat.name));
+        let order = entry.joins + 1;
+        let capacity = entry.capacity;
+        let members = self.seat(member, room, seat.name, order, capacity);
+        Joined::Added { members, others }
+    }
+
+    /// What stops `member` joining `room` whatever its seats, if anything: it is in already
+    /// ([`Joined::AlreadyMember`]), it is being disconnected, or it is in `max_rooms` rooms.
+    pub fn admission(&self, member: &M, room: &RoomName, max_rooms: usize) -> Option<Joined<M>> {
+        if let Some(existing) = self.rooms.get(room) {
+            if existing.members.contains_key(member) {
+                return Some(Joined::AlreadyMember {
+                    members: existing.members.len(),
+                    others: existing.others(member),
+                });
+            }
+        }
+        if self.evicted.contains(member) {
+            return Some(Joined::Closing);
+        }
+        if self.rooms_of.get(member).map_or(0, Vec::len) >= max_rooms {
+            return Some(Joined::TooManyRooms { limit: max_rooms });
+        }
+        None
+    }
+
+    /// Adds `member` to `room` with a join `order` and the room's `capacity` decided already
+    /// (by [`Rooms::join`], or by the cluster, which keeps the seats of several instances);
+    /// returns how many members the room has here. `member` must have passed
+    /// [`Rooms::admission`].
+    pub fn seat(
+        &mut self,
+        member: &M,
+        room: &RoomName,
+        name: DisplayName,
+        order: u64,
+        capacity: Option<usize>,
+    ) -> usize {
+        let entry = self.rooms.entry(room.clone()).or_insert_with(|| Room {
+            capacity,
+            members: BTreeMap::new(),
+            joins: 0,
+        });
+        entry.capacity = capacity;
+        entry.joins = entry.joins.max(order);
+        entry.members.insert(member.clone(), (order, name));
         let members = entry.members.len();
         self.rooms_of
             .entry(member.clone())
             .or_default()
             .push(room.clone());
-        Joined::Added { members, others }
+        members
     }
 
     pub fn leave(&mut self, member: &M, room: &RoomName) -> Left {
@@ -218,6 +263,26 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
 
     pub fn member_count(&self, room: &RoomName) -> usize {
         self.rooms.get(room).map_or(0, |entry| entry.members.len())
+    }
+
+    /// Everyone in `room` but `member`, each with its join order and name, in join order.
+    pub fn others_in_order(&self, member: &M, room: &RoomName) -> Vec<(u64, M, DisplayName)> {
+        self.rooms
+            .get(room)
+            .map(|entry| entry.others_in_order(member))
+            .unwrap_or_default()
+    }
+
+    /// Every seat: its room, member, name, join order, and the room's capacity.
+    pub fn seats(
+        &self,
+    ) -> impl Iterator<Item = (&RoomName, &M, &DisplayName, u64, Option<usize>)> + '_ {
+        self.rooms.iter().flat_map(|(room, entry)| {
+            entry
+                .members
+                .iter()
+                .map(move |(m, (order, name))| (room, m, name, *order, entry.capacity))
+        })
     }
 
     /// Rooms with at least one member.
@@ -380,6 +445,56 @@ mod tests {
                 OPEN
             )));
         }
+    }
+
+    #[test]
+    fn seats_decided_elsewhere_keep_their_order_and_capacity() {
+        // As the cluster seats members: join orders and capacity come from Redis.
+        let mut rooms = Rooms::default();
+        let name = |n: &str| DisplayName::parse(n).unwrap();
+        assert_eq!(rooms.admission(&1, &room("a"), 8), None);
+        assert_eq!(rooms.seat(&1, &room("a"), name("one"), 40, Some(3)), 1);
+        assert_eq!(rooms.seat(&2, &room("a"), name("two"), 17, Some(3)), 2);
+        assert!(matches!(
+            rooms.admission(&1, &room("a"), 8),
+            Some(Joined::AlreadyMember { members: 2, .. })
+        ));
+        assert_eq!(
+            rooms.others_in_order(&3, &room("a")),
+            vec![(17, 2, name("two")), (40, 1, name("one"))]
+        );
+        let mut seats: Vec<_> = rooms
+            .seats()
+            .map(|(r, m, _, o, c)| (r.clone(), *m, o, c))
+            .collect();
+        seats.sort();
+        assert_eq!(
+            seats,
+            vec![(room("a"), 1, 40, Some(3)), (room("a"), 2, 17, Some(3))]
+        );
+        // A local join after them numbers after the largest order seen.
+        let Joined::Added { others, .. } = rooms.join(&3, &room("a"), seat("three"), OPEN) else {
+            panic!("not added");
+        };
+        assert_eq!(others.len(), 2);
+        assert_eq!(rooms.others_in_order(&0, &room("a"))[2].0, 41);
+        assert_eq!(
+            rooms.admission(&9, &room("b"), 0),
+            Some(Joined::TooManyRooms { limit: 0 })
+        );
+    }
+
+    #[test]
+    fn capacity_for_takes_the_fewer_seats() {
+        let limits = |capacity| JoinLimits {
+            max_rooms: 8,
+            capacity,
+        };
+        assert_eq!(limits(None).capacity_for(None), None);
+        assert_eq!(limits(None).capacity_for(Some(2)), Some(2));
+        assert_eq!(limits(Some(5)).capacity_for(None), Some(5));
+        assert_eq!(limits(Some(5)).capacity_for(Some(9)), Some(5));
+        assert_eq!(limits(Some(5)).capacity_for(Some(2)), Some(2));
     }
 
     #[test]
