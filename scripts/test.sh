@@ -15,6 +15,8 @@ step() { printf '\n== %s\n' "$*"; }
 container=${SIGNALROOM_SKIP_CONTAINER:+skip}
 packages=()
 command -v chromium >/dev/null || packages+=(chromium)
+# The cluster tests start their own redis-server processes on loopback ports of their own.
+command -v redis-server >/dev/null || packages+=(redis-server)
 if [ -z "$container" ]; then
   command -v podman >/dev/null || packages+=(podman)
   command -v runc >/dev/null || packages+=(runc)

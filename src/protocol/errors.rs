@@ -37,6 +37,9 @@ pub enum RefusalCode {
     BinaryUnsupported,
     RateLimited,
     TooManyRooms,
+    /// A cluster instance cannot reach Redis: it cannot check a join's seat, nor reach the
+    /// members on other instances.
+    ClusterUnavailable,
 }
 
 impl RefusalCode {
@@ -55,6 +58,10 @@ impl RefusalCode {
             Self::BinaryUnsupported => "binary payloads are not supported",
             Self::RateLimited => "too many events per second; slow down or be disconnected",
             Self::TooManyRooms => "you are in as many rooms as one connection may be",
+            Self::ClusterUnavailable => {
+                "the server cannot reach the rest of its cluster: joins are refused, and messages \
+                 and signals reach only members on this server; try again shortly"
+            }
         }
     }
 }

@@ -103,6 +103,35 @@ pub struct Config {
     /// On SIGTERM or Ctrl-C, seconds to let clients and requests finish before exiting anyway.
     #[arg(long, env = "SIGNALROOM_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+
+    /// Turns clustering on: every instance given the same Redis (and key prefix) shares its
+    /// rooms with the others. `redis://HOST:PORT[/DB]`, `rediss://` for TLS, a password as
+    /// `redis://:PASSWORD@HOST:PORT`. Unset: this process alone holds its rooms.
+    #[arg(long, env = "SIGNALROOM_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel signalroom uses, so several deployments can share
+    /// one Redis: letters, digits and `_.:-`, at most 64.
+    #[arg(long, env = "SIGNALROOM_REDIS_PREFIX", default_value = "signalroom",
+          value_parser = parse_prefix)]
+    pub redis_prefix: String,
+
+    /// Seconds after which an instance that stopped renewing its heartbeat in Redis is taken for
+    /// dead (killed, or cut off): its members leave their rooms on every other instance, which
+    /// tell the rooms `bye`. Heartbeats go every fifth of this; 2 to 3600.
+    #[arg(long, env = "SIGNALROOM_NODE_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub node_timeout: u64,
+}
+
+/// `--redis-prefix`: the characters that need no escaping in a Redis key or a Lua string.
+fn parse_prefix(prefix: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_.:-".contains(c);
+    if (1..=64).contains(&prefix.len()) && prefix.chars().all(allowed) {
+        Ok(prefix.to_owned())
+    } else {
+        Err("1 to 64 letters, digits and `_.:-`".to_owned())
+    }
 }
 
 impl Default for Config {

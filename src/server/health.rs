@@ -1,5 +1,5 @@
 //! `GET /healthz`: liveness for container health checks and load balancers, with the two
-//! numbers an operator watches for leaks.
+//! numbers an operator watches for leaks, and in a cluster whether Redis answers.
 
 use axum::extract::State;
 use axum::Json;
@@ -9,17 +9,35 @@ use super::signaling::Hub;
 
 #[derive(Serialize)]
 pub struct Health {
+    /// `ok`, or `degraded` when a cluster instance cannot reach Redis: it still serves its
+    /// own members (so the answer stays 200 and load balancers keep it).
     status: &'static str,
-    /// Socket.IO sessions open now.
+    /// Socket.IO sessions open on this instance now.
     connections: usize,
-    /// Rooms with at least one member.
+    /// Rooms with at least one member on this instance.
     rooms: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterHealth>,
+}
+
+#[derive(Serialize)]
+pub struct ClusterHealth {
+    /// This instance's name in the cluster.
+    node: String,
+    /// `up` when Redis answers and this instance is registered with it, else `down`.
+    redis: &'static str,
 }
 
 pub async fn healthz(State(hub): State<Hub>) -> Json<Health> {
+    let cluster = hub.cluster().map(|cluster| ClusterHealth {
+        node: cluster.node().to_string(),
+        redis: if cluster.is_up() { "up" } else { "down" },
+    });
+    let degraded = cluster.as_ref().is_some_and(|c| c.redis == "down");
     Json(Health {
-        status: "ok",
+        status: if degraded { "degraded" } else { "ok" },
         connections: hub.connections(),
         rooms: hub.room_count(),
+        cluster,
     })
 }

@@ -1,5 +1,6 @@
 //! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
 
+pub mod cluster;
 pub mod config;
 mod draining;
 mod health;
@@ -41,6 +42,9 @@ pub const THREAD_NAME: &str = "signalroom-rt";
 /// messages within noise); 1 KiB -> 512 B saved another 0.5 KiB.
 const WS_READ_BUFFER: usize = 512;
 
+/// How long shutdown waits for the cluster to take this instance's members out of its rooms.
+const DEPART_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Serves on `listener` until `shutdown` resolves, then disconnects every client and returns.
 pub async fn run(
     listener: TcpListener,
@@ -53,7 +57,16 @@ pub async fn run(
     // engineioxide's `max_payload` bounds long-polling bodies only; the WebSocket limits are
     // separate settings, set to the same number so the limit holds on either transport.
     let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
-    let hub = Hub::new(&config);
+    let (cluster, starter) = match &config.redis_url {
+        Some(url) => {
+            let node_timeout = Duration::from_secs(config.node_timeout);
+            let (cluster, starter) =
+                cluster::Cluster::connect(url, &config.redis_prefix, node_timeout).await?;
+            (Some(cluster), Some(starter))
+        }
+        None => (None, None),
+    };
+    let hub = Hub::new(&config, cluster);
     if config.event_queue.is_some() {
         warn!("--event-queue no longer has an effect: events are handled as they arrive");
     }
@@ -70,6 +83,7 @@ pub async fn run(
         .with_adapter::<RoomAdapter>(hub.clone())
         .build_layer();
     Hub::attach(&io);
+    hub.start_cluster(&io, starter).await?;
 
     let options = leptos_options(&config, addr);
     let gate = socketio_gate::Gate {
@@ -102,6 +116,11 @@ pub async fn run(
             stopping.notify_one();
             info!("shutting down: disconnecting clients");
             hub.stop();
+            if let Some(cluster) = hub.cluster() {
+                // The other instances tell their members at once, rather than after the
+                // heartbeat expires.
+                cluster.depart(DEPART_TIMEOUT).await;
+            }
             // A Socket.IO disconnect tells each client the server ended the session (socket.io
             // clients report "io server disconnect"); closing the engine then ends transports.
             if let Err(err) = io.disconnect().await {

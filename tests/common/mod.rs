@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
 pub mod raw;
+pub mod redis_server;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -220,7 +221,7 @@ pub fn spawn_binary(args: &[&std::ffi::OsStr]) -> (ServerProcess, SocketAddr) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(addr) = line
-                .split("addr=")
+                .split("signalroom listening addr=")
                 .nth(1)
                 .and_then(|rest| rest.split(' ').next())
             {

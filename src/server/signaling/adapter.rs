@@ -8,6 +8,10 @@
 //! names its socket, which leaves its rooms at once and is queued for [`super::delivery`] to
 //! tell the rooms and close.
 //!
+//! In a cluster, a room broadcast without socketioxide's `local` flag is also published, its
+//! encoded bytes as they are, for the other instances' members; what they publish comes back
+//! through [`RoomAdapter::deliver`] to this instance's members, along the same per-socket path.
+//!
 //! Only broadcasts to rooms are handled here; the rest (an emit with no room, acknowledgements,
 //! disconnects) is socketioxide's local adapter, whose own rooms signalroom does not use.
 
@@ -17,13 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketioxide::adapter::Emitter;
-use socketioxide_core::adapter::errors::{BroadcastError, SocketError};
+use socketioxide_core::adapter::errors::{AdapterError, BroadcastError, SocketError};
 use socketioxide_core::adapter::{
     BroadcastFlags, BroadcastOptions, CoreAdapter, CoreLocalAdapter, DefinedAdapter, Room,
     SocketEmitter,
 };
-use socketioxide_core::packet::Packet;
-use socketioxide_core::Sid;
+use socketioxide_core::packet::{Packet, PacketData};
+use socketioxide_core::{Sid, Str, Value};
 use tracing::debug;
 
 use super::Hub;
@@ -37,12 +41,30 @@ pub struct RoomAdapter {
 
 impl RoomAdapter {
     /// Sends `packet` to the members of `opts.rooms`, less those of `opts.except` and the
-    /// sender if the broadcast flag is set. Full buffers evict their sockets; a socket found
-    /// closed is already leaving.
+    /// sender if the broadcast flag is set; publishes it for the other instances of a cluster
+    /// unless the local flag is set (an error then means it reached this instance's only).
     fn to_rooms(&self, packet: Packet, opts: &BroadcastOptions) -> Result<(), BroadcastError> {
-        for sid in self.hub.rooms.with(|rooms| targets(rooms, opts)) {
-            // One socket per call, so an error is this socket's. The packet's data is already
-            // encoded; each member's copy only adds the framing.
+        let published = match self.hub.cluster() {
+            Some(cluster) if !opts.has_flag(BroadcastFlags::Local) => match &packet.inner {
+                PacketData::Event(Value::Str(event, None), None) => opts
+                    .rooms
+                    .iter()
+                    .try_for_each(|room| cluster.publish(room, opts.sid, event.as_str()))
+                    .map_err(|e| BroadcastError::Adapter(AdapterError(Box::new(e)))),
+                _ => Ok(()), // Only plain events are room events; nothing else is sent here.
+            },
+            _ => Ok(()),
+        };
+        let members = self.hub.rooms.with(|rooms| targets(rooms, opts));
+        self.send_each(&packet, members);
+        published
+    }
+
+    /// Hands `packet` to each socket in turn: one socket per call, so an error is that socket's.
+    /// The packet's data is encoded already; each copy only adds the framing. Full buffers evict
+    /// their sockets; a socket found closed is already leaving.
+    fn send_each(&self, packet: &Packet, sids: Vec<Sid>) {
+        for sid in sids {
             let Err(errors) = self
                 .local
                 .broadcast(packet.clone(), BroadcastOptions::new(sid))
@@ -58,7 +80,25 @@ impl RoomAdapter {
                 debug!(id = %sid, ?errors, "room event not sent");
             }
         }
-        Ok(())
+    }
+
+    /// A room event another instance published (`event`, its encoded JSON), for this
+    /// instance's members of `room`.
+    pub(super) fn deliver(&self, room: &str, event: Str) {
+        let members = self
+            .hub
+            .rooms
+            .with(|rooms| rooms.members(room).copied().collect());
+        self.send_each(&self.packet(event), members);
+    }
+
+    /// An event (its encoded JSON) for one socket of this instance.
+    pub(super) fn deliver_to(&self, sid: Sid, event: Str) {
+        self.send_each(&self.packet(event), vec![sid]);
+    }
+
+    fn packet(&self, event: Str) -> Packet {
+        Packet::event(self.local.path().clone(), Value::Str(event, None))
     }
 }
 
@@ -100,6 +140,7 @@ impl CoreAdapter<Emitter> for RoomAdapter {
     }
 
     fn init(self: Arc<Self>, on_success: impl FnOnce() + Send + 'static) -> Self::InitRes {
+        self.hub.adapter_created(&self);
         on_success();
     }
 

@@ -1,6 +1,11 @@
 //! Each socket's event and disconnect handler: rate-limits and decodes its events on the read
 //! path, applies them through its [`Session`], and ends the session exactly once.
+//!
+//! In a cluster a join waits for Redis to seat it. The socket's events that arrive meanwhile
+//! wait behind it, in order, and a task applies them once it is seated; then the read path
+//! applies events itself again. Without a cluster nothing ever waits.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -11,7 +16,7 @@ use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
 use socketioxide::socket::{DisconnectReason, Socket};
 use tracing::debug;
 
-use super::session::Session;
+use super::session::{Pending, Session};
 use super::{delivery, Hub};
 use crate::protocol::{ClientEvent, CloseCode, Refusal, RefusalCode};
 use crate::server::limits::TokenBucket;
@@ -32,7 +37,14 @@ struct State {
     rate: Rate,
     /// False once the session has ended.
     open: bool,
+    /// While a join waits for the cluster: the events that arrived since, in order.
+    waiting: Option<VecDeque<ClientEvent>>,
 }
+
+/// Events that may wait behind a join at most; more are refused `rate_limited`. A join waits
+/// a round trip to Redis (at most its response timeout), so at the default event rate a
+/// client reaches this only by flooding.
+const MAX_WAITING: usize = 1024;
 
 /// Events admitted, and refusals forgiven, each at `--event-rate` with `--event-burst` at once.
 /// A client refused more often than that is not slowing down: it is disconnected.
@@ -80,7 +92,11 @@ impl<A: Adapter> Connection<A> {
         let rate = Rate::new(&hub, Instant::now());
         Self(Arc::new(Shared {
             session: Session::new(socket, hub),
-            state: Mutex::new(State { rate, open: true }),
+            state: Mutex::new(State {
+                rate,
+                open: true,
+                waiting: None,
+            }),
         }))
     }
 }
@@ -116,7 +132,19 @@ impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
         }
         match state.rate.admit(Instant::now()) {
             Admission::Admit => match decode(&value) {
-                Ok(event) => shared.session.handle(event),
+                Ok(event) => match &mut state.waiting {
+                    Some(waiting) if waiting.len() >= MAX_WAITING => {
+                        let refusal = Refusal::new(event.name(), RefusalCode::RateLimited);
+                        shared.session.refuse(refusal);
+                    }
+                    Some(waiting) => waiting.push_back(event),
+                    None => {
+                        if let Some(pending) = shared.session.handle(event) {
+                            state.waiting = Some(VecDeque::new());
+                            tokio::spawn(self.clone().resume(pending));
+                        }
+                    }
+                },
                 Err(refusal) => shared.session.refuse(refusal),
             },
             Admission::Refuse => {
@@ -128,6 +156,31 @@ impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
             Admission::Disconnect => {
                 let hub = shared.session.hub();
                 delivery::evict(hub, SocketRef::from(socket), CloseCode::RateLimited);
+            }
+        }
+    }
+}
+
+impl<A: Adapter> Connection<A> {
+    /// Waits for `pending`, then applies the events that waited behind it, in order, until none
+    /// is left (the read path applies them again) or another join must wait.
+    async fn resume(self, mut pending: Pending) {
+        loop {
+            let _ = pending.await;
+            let mut state = self.0.state();
+            loop {
+                if !state.open {
+                    state.waiting = None;
+                    return;
+                }
+                let Some(event) = state.waiting.as_mut().and_then(VecDeque::pop_front) else {
+                    state.waiting = None;
+                    return;
+                };
+                if let Some(next) = self.0.session.handle(event) {
+                    pending = next;
+                    break;
+                }
             }
         }
     }

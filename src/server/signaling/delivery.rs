@@ -6,6 +6,10 @@
 //! disconnect as soon as its buffer has room. Room events are encoded once and go through
 //! [`super::adapter::RoomAdapter`], which traces a full buffer to its socket and queues the
 //! eviction; the functions here finish queued evictions after every room event.
+//!
+//! In a cluster, a room event either [`Reach`]es every instance's members (a `message`) or
+//! only this one's (`otherjoin` and `bye`, which each instance tells its own members from what
+//! the cluster announces).
 
 use std::future::Future;
 use std::pin::pin;
@@ -16,12 +20,13 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::Sid;
-use socketioxide::{SendError, SocketError};
+use socketioxide::{BroadcastError, SendError, SocketError};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::Hub;
 use crate::protocol::{CloseCode, Closing, RoomName, ServerEvent};
+use crate::server::cluster::Unavailable;
 
 /// How long an evicted socket is given to take its `closing` notice and disconnect. After
 /// that, engineioxide's heartbeat closes it: a ping that finds the buffer full ends the session.
@@ -29,8 +34,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// How often a full buffer is retried while closing.
 const CLOSE_RETRY: Duration = Duration::from_millis(50);
 
-/// One socket's view of the namespace: finds sockets by id and addresses its rooms, without
-/// keeping any socket alive.
+/// One socket's view of the namespace (or the namespace's own): finds sockets by id and
+/// addresses rooms, without keeping any socket alive.
 pub(super) struct Sockets<A: Adapter>(BroadcastOperators<A>);
 
 impl<A: Adapter> Clone for Sockets<A> {
@@ -41,9 +46,14 @@ impl<A: Adapter> Clone for Sockets<A> {
 
 impl<A: Adapter> Sockets<A> {
     pub(super) fn of(socket: &SocketRef<A>) -> Self {
-        // Local: this server's sockets only. Without the broadcast flag, the socket itself is
-        // included unless an emit says otherwise.
-        Self(socket.local())
+        // No room and no flag yet: without the broadcast flag the socket itself is included
+        // unless an emit says otherwise, and each emit says how far it reaches.
+        Self(socket.within(Vec::<String>::new()))
+    }
+
+    /// The namespace's view, for what no socket of this instance sent (the cluster's events).
+    pub(super) fn of_namespace(operators: BroadcastOperators<A>) -> Self {
+        Self(operators)
     }
 
     pub(super) fn get(&self, sid: Sid) -> Option<SocketRef<A>> {
@@ -59,28 +69,63 @@ pub(super) enum Audience {
     Others,
 }
 
+/// Which instances' members a room event reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// This instance's.
+    Here,
+    /// Every instance's (the same as [`Reach::Here`] without a cluster).
+    Cluster,
+}
+
 /// Sends `event` to the members of `room`: encoded once, then handed by the adapter to each
-/// member; finishes the evictions it found.
+/// member here (and published once for the other instances); finishes the evictions it found.
+/// `Err` if it could not be published for the other instances: it reached the members here.
 pub(super) fn to_room<A: Adapter>(
+    hub: &Hub,
+    sockets: &Sockets<A>,
+    room: &RoomName,
+    (audience, reach): (Audience, Reach),
+    event: &ServerEvent,
+) -> Result<(), Unavailable> {
+    let operators = sockets.0.clone();
+    let operators = match reach {
+        Reach::Here => operators.local(),
+        Reach::Cluster => operators,
+    };
+    let operators = match audience {
+        Audience::Everyone => operators.within(room.as_str().to_owned()),
+        Audience::Others => operators.to(room.as_str().to_owned()),
+    };
+    let name = event.name();
+    let sent = match now(operators.emit(name, event)) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(BroadcastError::Adapter(_))) => Err(Unavailable),
+        Some(Err(err)) => {
+            debug!(%room, %err, event = name, "room event not sent");
+            Ok(())
+        }
+        // The adapter's broadcast is ready at once; a future that is not would be a bug.
+        None => {
+            warn!(%room, event = name, "room event not sent: the adapter did not finish");
+            Ok(())
+        }
+    };
+    finish_evictions(hub, sockets);
+    sent
+}
+
+/// This instance's members of `room` are told `event` (`otherjoin` or `bye`), but for the
+/// socket `sockets` belongs to if `audience` says so.
+pub(super) fn announce_here<A: Adapter>(
     hub: &Hub,
     sockets: &Sockets<A>,
     room: &RoomName,
     audience: Audience,
     event: &ServerEvent,
 ) {
-    let operators = sockets.0.clone();
-    let operators = match audience {
-        Audience::Everyone => operators.within(room.as_str().to_owned()),
-        Audience::Others => operators.to(room.as_str().to_owned()),
-    };
-    let name = event.name();
-    match now(operators.emit(name, event)) {
-        Some(Ok(())) => {}
-        Some(Err(err)) => debug!(%room, %err, event = name, "room event not sent"),
-        // The adapter's broadcast is ready at once; a future that is not would be a bug.
-        None => warn!(%room, event = name, "room event not sent: the adapter did not finish"),
-    }
-    finish_evictions(hub, sockets);
+    // Nothing is published, so nothing can fail to be.
+    let _ = to_room(hub, sockets, room, (audience, Reach::Here), event);
 }
 
 /// Polls `future` once: socketioxide's emits are futures, but signalroom's adapter completes
@@ -93,7 +138,7 @@ fn now<F: Future>(future: F) -> Option<F::Output> {
 }
 
 /// Tells the rooms of each socket the adapter evicted, and closes it.
-fn finish_evictions<A: Adapter>(hub: &Hub, sockets: &Sockets<A>) {
+pub(super) fn finish_evictions<A: Adapter>(hub: &Hub, sockets: &Sockets<A>) {
     for (sid, left) in hub.take_evicted() {
         let socket = sockets.get(sid);
         announce(
@@ -120,7 +165,7 @@ pub(super) fn to_socket<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, event: &Se
 
 /// Takes `socket` out of its rooms now and disconnects it with `code` as soon as it can.
 pub(super) fn evict<A: Adapter>(hub: &Hub, socket: SocketRef<A>, code: CloseCode) {
-    let Some(left) = hub.rooms.with(|rooms| rooms.evict(&socket.id)) else {
+    let Some(left) = hub.evict(socket.id) else {
         return; // Already on its way out.
     };
     announce(
@@ -154,7 +199,7 @@ fn announce<A: Adapter>(
                 room: room.to_string(),
                 id: id.clone(),
             };
-            to_room(&hub, &sockets, &room, Audience::Everyone, &bye);
+            announce_here(&hub, &sockets, &room, Audience::Everyone, &bye);
         }
         if let Some(socket) = socket {
             close(socket, code).await;

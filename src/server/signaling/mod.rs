@@ -5,6 +5,11 @@
 //! - [`connection`]: each socket's handler; rate-limits and decodes its events on the read path.
 //! - [`session`]: what each event does to rooms, and what it sends.
 //! - [`delivery`]: sends events to rooms and sockets; evicts receivers that cannot keep up.
+//! - [`members`]: this instance's members as the cluster sees them (with `--redis-url`).
+//!
+//! Rooms live in [`Hub`]: this instance's members in [`crate::server::rooms`], always, and the
+//! seats of the whole cluster in [`crate::server::cluster`] when there is one. The handlers go
+//! through the Hub's few room operations, which keep the two in step.
 //!
 //! # Why events are handled on the read path
 //! socketioxide runs each async event handler as its own task, so two messages from one client
@@ -12,15 +17,17 @@
 //! [`connection::Connection`], which socketioxide calls on the socket's read path, one event at
 //! a time; nothing in handling an event waits. A sender's events therefore take effect in the
 //! order they were sent, with no queue or task per connection (each cost memory on every idle
-//! connection, and a wake-up on every event).
+//! connection, and a wake-up on every event). In a cluster a join waits for Redis to seat it;
+//! a socket's later events wait behind it, in order, and only then.
 
 pub mod adapter;
 mod connection;
 mod delivery;
+mod members;
 mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, State};
@@ -31,8 +38,9 @@ use socketioxide::SocketIo;
 use adapter::RoomAdapter;
 use tracing::{debug, warn};
 
+use super::cluster::{Cluster, Reason, StartError, Starter};
 use super::ice::IceConfig;
-use super::rooms::{JoinLimits, RoomRegistry};
+use super::rooms::{JoinLimits, Left, RoomRegistry};
 use super::Config;
 use crate::protocol::RoomName;
 use connection::Connection;
@@ -40,7 +48,12 @@ use connection::Connection;
 /// State shared by every connection: a cheap-to-clone handle.
 #[derive(Clone)]
 pub struct Hub {
+    /// This instance's members.
     rooms: RoomRegistry<Sid>,
+    /// The seats of the whole cluster, with `--redis-url`.
+    cluster: Option<Cluster>,
+    /// The adapter socketioxide made, for the cluster to deliver what other instances send.
+    adapter: Arc<OnceLock<Weak<RoomAdapter>>>,
     /// Sessions running, for `max_connections`.
     connections: Arc<AtomicUsize>,
     /// Set when the server begins shutting down.
@@ -72,9 +85,12 @@ pub enum ConnectRefused {
 }
 
 impl Hub {
-    pub fn new(config: &Config) -> Self {
+    /// The hub of a single process, or of a cluster instance given its [`Cluster`].
+    pub fn new(config: &Config, cluster: Option<Cluster>) -> Self {
         Self {
             rooms: RoomRegistry::default(),
+            cluster,
+            adapter: Arc::default(),
             connections: Arc::default(),
             stopping: Arc::default(),
             evicted: Arc::default(),
@@ -96,6 +112,34 @@ impl Hub {
     /// arrive before the socket's handler exists.
     pub fn attach(io: &SocketIo<RoomAdapter>) {
         io.ns("/", on_connect.with(open_session));
+    }
+
+    /// Registers this instance in the cluster (if there is one) and starts its tasks; the
+    /// namespace must be attached already.
+    pub async fn start_cluster(
+        &self,
+        io: &SocketIo<RoomAdapter>,
+        starter: Option<Starter>,
+    ) -> Result<(), StartError> {
+        match (&self.cluster, starter) {
+            (Some(cluster), Some(starter)) => {
+                let members = members::Members::new(self.clone(), io);
+                cluster.start(starter, Arc::new(members)).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    fn adapter_created(&self, adapter: &Arc<RoomAdapter>) {
+        let _ = self.adapter.set(Arc::downgrade(adapter));
+    }
+
+    fn adapter(&self) -> Option<Arc<RoomAdapter>> {
+        self.adapter.get()?.upgrade()
     }
 
     /// Sessions currently running.
@@ -120,9 +164,65 @@ impl Hub {
 
     /// `sid`'s send buffer was full: out of its rooms now, announced and closed soon after.
     fn slow_receiver(&self, sid: Sid) {
-        if let Some(left) = self.rooms.with(|rooms| rooms.evict(&sid)) {
+        if let Some(left) = self.evict(sid) {
             self.evicted().push((sid, left));
         }
+    }
+
+    /// `sid` leaves `room`; `remaining` counts every instance's members.
+    fn leave(&self, sid: Sid, room: &RoomName) -> Left {
+        match self.rooms.with(|rooms| rooms.leave(&sid, room)) {
+            Left::Removed { remaining } => {
+                let mut remote = 0;
+                if let Some(cluster) = &self.cluster {
+                    cluster.unseat(sid, vec![room.clone()], false, Reason::Left);
+                    remote = cluster.remote_count(room.as_str());
+                }
+                Left::Removed {
+                    remaining: remaining + remote,
+                }
+            }
+            Left::NotMember => Left::NotMember,
+        }
+    }
+
+    /// `sid`'s connection ended: it leaves every room, here and in the cluster. `open` is the
+    /// session's flag, cleared under the rooms' lock, so a seat the cluster grants from now on
+    /// is given back rather than taken (see `session::Session::seated`).
+    fn remove(&self, sid: Sid, open: &AtomicBool) -> Vec<(RoomName, usize)> {
+        let left = self.rooms.with(|rooms| {
+            open.store(false, Ordering::SeqCst);
+            rooms.remove(&sid)
+        });
+        self.unseat_everywhere(sid, left, Reason::Disconnected)
+    }
+
+    /// Takes `sid` out of every room and keeps it out until its connection ends (see
+    /// [`crate::server::rooms::Rooms::evict`]); `None` if it was evicted already.
+    fn evict(&self, sid: Sid) -> Option<Vec<(RoomName, usize)>> {
+        let left = self.rooms.with(|rooms| rooms.evict(&sid))?;
+        Some(self.unseat_everywhere(sid, left, Reason::Evicted))
+    }
+
+    /// Frees `sid`'s seats in the cluster after it `left` these rooms here; counts every
+    /// instance's members in what remains.
+    fn unseat_everywhere(
+        &self,
+        sid: Sid,
+        left: Vec<(RoomName, usize)>,
+        reason: Reason,
+    ) -> Vec<(RoomName, usize)> {
+        let Some(cluster) = self.cluster.as_ref().filter(|_| !left.is_empty()) else {
+            return left;
+        };
+        let rooms = left.iter().map(|(room, _)| room.clone()).collect();
+        cluster.unseat(sid, rooms, true, reason);
+        left.into_iter()
+            .map(|(room, here)| {
+                let remote = cluster.remote_count(room.as_str());
+                (room, here + remote)
+            })
+            .collect()
     }
 
     fn take_evicted(&self) -> Evictions {

@@ -1,37 +1,61 @@
 //! What one connected socket's events do: room operations and the server events they send.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
+use tokio::sync::oneshot;
 use tracing::{debug, info};
 
-use super::delivery::{self, Audience, Sockets};
+use super::delivery::{self, Audience, Reach, Sockets};
 use super::Hub;
 use crate::protocol::{
     event, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode, RoomName,
     ServerEvent, Signal,
 };
+use crate::server::cluster::{Cluster, Member, Reason, Seating};
 use crate::server::rooms::{Joined, Left, Seat};
 
+/// A join waiting for the cluster to seat it: resolves once it is done, and the socket's
+/// next events may go on.
+pub(super) type Pending = oneshot::Receiver<()>;
+
+/// Cheap to clone: a join waiting for the cluster keeps one.
 pub(super) struct Session<A: Adapter> {
     sid: Sid,
     /// `sid` as sent in events, formatted once rather than per event.
-    id: String,
+    id: Arc<str>,
     /// The socket is looked up when needed, not held: the session lives in the socket's
     /// handlers, and holding the socket there would keep both alive forever.
     sockets: Sockets<A>,
     hub: Hub,
+    /// Cleared, under the rooms' lock, when the connection ends (see [`Session::seated`]).
+    open: Arc<AtomicBool>,
+}
+
+impl<A: Adapter> Clone for Session<A> {
+    fn clone(&self) -> Self {
+        Self {
+            sid: self.sid,
+            id: self.id.clone(),
+            sockets: self.sockets.clone(),
+            hub: self.hub.clone(),
+            open: self.open.clone(),
+        }
+    }
 }
 
 impl<A: Adapter> Session<A> {
     pub(super) fn new(socket: &SocketRef<A>, hub: Hub) -> Self {
         Self {
             sid: socket.id,
-            id: socket.id.to_string(),
+            id: socket.id.to_string().into(),
             sockets: Sockets::of(socket),
             hub,
+            open: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -39,31 +63,12 @@ impl<A: Adapter> Session<A> {
         &self.hub
     }
 
-    pub(super) fn handle(&self, event: ClientEvent) {
+    /// Applies `event`; a join the cluster must seat first returns what to wait for.
+    pub(super) fn handle(&self, event: ClientEvent) -> Option<Pending> {
         match event {
-            ClientEvent::Join { room, options } => self.join(room, options),
+            ClientEvent::Join { room, options } => return self.join(room, options),
             ClientEvent::Leave { room } => self.leave(room),
-            ClientEvent::Message { room, data } => {
-                if !self
-                    .hub
-                    .rooms
-                    .with(|rooms| rooms.is_member(&self.sid, &room))
-                {
-                    return self.refuse(Refusal::new(event::MESSAGE, RefusalCode::NotMember));
-                }
-                let message = ServerEvent::Message {
-                    room: room.to_string(),
-                    from: self.id.clone(),
-                    data,
-                };
-                delivery::to_room(
-                    &self.hub,
-                    &self.sockets,
-                    &room,
-                    Audience::Everyone,
-                    &message,
-                );
-            }
+            ClientEvent::Message { room, data } => self.message(room, data),
             ClientEvent::Signal { room, to, signal } => self.signal(room, &to, signal),
             ClientEvent::IceServers => {
                 let servers = self
@@ -74,34 +79,126 @@ impl<A: Adapter> Session<A> {
                 self.reply(ServerEvent::IceServers(servers));
             }
         }
+        None
     }
 
-    fn join(&self, room: RoomName, options: JoinOptions) {
-        let id = &self.id;
-        let name = options.name.unwrap_or_else(|| DisplayName::guest(id));
-        let seat = Seat {
-            name: name.clone(),
-            capacity: options.capacity,
-        };
-        let limits = self.hub.settings.join;
-        let (others, arrived) = match self
+    fn message(&self, room: RoomName, data: serde_json::Value) {
+        if !self
             .hub
             .rooms
-            .with(|rooms| rooms.join(&self.sid, &room, seat, limits))
+            .with(|rooms| rooms.is_member(&self.sid, &room))
         {
+            return self.refuse(Refusal::new(event::MESSAGE, RefusalCode::NotMember));
+        }
+        let message = ServerEvent::Message {
+            room: room.to_string(),
+            from: self.id.to_string(),
+            data,
+        };
+        let everyone = (Audience::Everyone, Reach::Cluster);
+        if delivery::to_room(&self.hub, &self.sockets, &room, everyone, &message).is_err() {
+            self.refuse(Refusal::new(
+                event::MESSAGE,
+                RefusalCode::ClusterUnavailable,
+            ));
+        }
+    }
+
+    fn join(&self, room: RoomName, options: JoinOptions) -> Option<Pending> {
+        let name = options.name.unwrap_or_else(|| DisplayName::guest(&self.id));
+        let limits = self.hub.settings.join;
+        let Some(cluster) = self.hub.cluster() else {
+            let seat = Seat {
+                name: name.clone(),
+                capacity: options.capacity,
+            };
+            let joined = self
+                .hub
+                .rooms
+                .with(|rooms| rooms.join(&self.sid, &room, seat, limits));
+            self.joined(room, name, joined);
+            return None;
+        };
+        let admission = self
+            .hub
+            .rooms
+            .with(|rooms| rooms.admission(&self.sid, &room, limits.max_rooms));
+        if let Some(refused) = admission {
+            self.joined(room, name, refused);
+            return None;
+        }
+        let (done, pending) = oneshot::channel();
+        let (session, seats) = (self.clone(), cluster.clone());
+        let capacity = limits.capacity_for(options.capacity);
+        cluster.seat(
+            self.sid,
+            room.clone(),
+            name.clone(),
+            capacity,
+            Box::new(move |seating| {
+                session.seated(&seats, room, name, seating);
+                let _ = done.send(());
+            }),
+        );
+        Some(pending)
+    }
+
+    /// The cluster's answer to a join, on its inbox task (see `cluster::inbox`): seats the
+    /// joiner here and welcomes it, unless its connection ended meanwhile, in which case the
+    /// seat is given back (the disconnect could not free a seat it did not know of yet).
+    fn seated(&self, cluster: &Cluster, room: RoomName, name: DisplayName, seating: Seating) {
+        let (order, capacity) = match seating {
+            Seating::Seated { order, capacity } => (order, capacity),
+            Seating::Full { capacity } => {
+                return self.joined(room, name, Joined::Full { capacity })
+            }
+            Seating::Unavailable => {
+                debug!(id = %self.id, %room, "join refused: the cluster is unreachable");
+                return self.refuse(Refusal::new(event::JOIN, RefusalCode::ClusterUnavailable));
+            }
+        };
+        let seated = self.hub.rooms.with(|rooms| {
+            self.open.load(Ordering::SeqCst).then(|| {
+                let here = rooms.seat(&self.sid, &room, name.clone(), order, capacity);
+                (here, rooms.others_in_order(&self.sid, &room))
+            })
+        });
+        let Some((here, local)) = seated else {
+            return cluster.unseat(self.sid, vec![room], false, Reason::Disconnected);
+        };
+        let remote = cluster.remote_members(room.as_str());
+        let members = here + remote.len();
+        info!(id = %self.id, %room, members, "joined; the number of users in the room is {members}");
+        self.welcome(&room, &name, roster(local, remote), true);
+    }
+
+    /// Tells the joiner (and, if it `arrived`, the rest of the room) what a join did.
+    fn joined(&self, room: RoomName, name: DisplayName, joined: Joined<Sid>) {
+        let id = &self.id;
+        let (peers, arrived) = match joined {
             Joined::Added { members, others } => {
                 info!(%id, %room, members, "joined; the number of users in the room is {members}");
-                (others, true)
+                (peers_of(others), true)
             }
-            Joined::AlreadyMember { members, others } => {
-                debug!(%id, %room, members, "join of a room already joined");
-                (others, false)
+            Joined::AlreadyMember { others, .. } => {
+                debug!(%id, %room, "join of a room already joined");
+                let peers = match self.hub.cluster() {
+                    Some(cluster) => {
+                        let local = self
+                            .hub
+                            .rooms
+                            .with(|rooms| rooms.others_in_order(&self.sid, &room));
+                        roster(local, cluster.remote_members(room.as_str()))
+                    }
+                    None => peers_of(others),
+                };
+                (peers, false)
             }
             Joined::Full { capacity } => {
                 info!(%id, %room, capacity, "join refused: the room is full");
                 return self.reply(ServerEvent::Full {
                     room: room.to_string(),
-                    id: id.clone(),
+                    id: id.to_string(),
                 });
             }
             Joined::TooManyRooms { limit } => {
@@ -110,17 +207,16 @@ impl<A: Adapter> Session<A> {
             }
             Joined::Closing => return,
         };
+        self.welcome(&room, &name, peers, arrived);
+    }
+
+    /// `joined` and `roster` to the joiner; `otherjoin` to this instance's other members if it
+    /// `arrived` (the other instances tell theirs what the cluster announced).
+    fn welcome(&self, room: &RoomName, name: &DisplayName, peers: Vec<Peer>, arrived: bool) {
         self.reply(ServerEvent::Joined {
             room: room.to_string(),
-            id: id.clone(),
+            id: self.id.to_string(),
         });
-        let peers = others
-            .iter()
-            .map(|(sid, name)| Peer {
-                id: sid.to_string(),
-                name: name.as_str().to_owned(),
-            })
-            .collect();
         self.reply(ServerEvent::Roster {
             room: room.to_string(),
             peers,
@@ -130,43 +226,57 @@ impl<A: Adapter> Session<A> {
         }
         let arrival = ServerEvent::OtherJoin {
             room: room.to_string(),
-            id: id.clone(),
+            id: self.id.to_string(),
             name: name.as_str().to_owned(),
         };
-        delivery::to_room(&self.hub, &self.sockets, &room, Audience::Others, &arrival);
+        delivery::announce_here(&self.hub, &self.sockets, room, Audience::Others, &arrival);
     }
 
-    /// Relays `signal` to the one peer `to`, if sender and peer are both in `room`.
+    /// Relays `signal` to the one peer `to`, if sender and peer are both in `room`, on this
+    /// instance or another.
     fn signal(&self, room: RoomName, to: &str, signal: Signal) {
         let peer = to.parse::<Sid>().ok().filter(|&sid| sid != self.sid);
-        let target = self.hub.rooms.with(|rooms| {
+        let here = self.hub.rooms.with(|rooms| {
             if !rooms.is_member(&self.sid, &room) {
                 return Err(RefusalCode::NotMember);
             }
-            peer.filter(|sid| rooms.is_member(sid, &room))
-                .ok_or(RefusalCode::UnknownPeer)
+            Ok(peer.filter(|sid| rooms.is_member(sid, &room)))
         });
-        let socket = match target.map(|sid| self.sockets.get(sid)) {
-            Ok(Some(socket)) => socket,
-            Ok(None) => return self.refuse(Refusal::new(event::SIGNAL, RefusalCode::UnknownPeer)),
+        let local_peer = match here {
+            Ok(local_peer) => local_peer,
             Err(code) => return self.refuse(Refusal::new(event::SIGNAL, code)),
         };
         let event = ServerEvent::Signal {
             room: room.to_string(),
-            from: self.id.clone(),
+            from: self.id.to_string(),
             signal,
         };
-        delivery::to_socket(&self.hub, &socket, &event);
+        if let Some(socket) = local_peer.and_then(|sid| self.sockets.get(sid)) {
+            return delivery::to_socket(&self.hub, &socket, &event);
+        }
+        let remote = self.hub.cluster().and_then(|cluster| {
+            let peer = peer?;
+            Some((cluster, cluster.node_of(room.as_str(), &peer)?, peer))
+        });
+        let Some((cluster, node, peer)) = remote else {
+            return self.refuse(Refusal::new(event::SIGNAL, RefusalCode::UnknownPeer));
+        };
+        if cluster
+            .signal(node, &room, peer, self.sid, &event.to_json_array())
+            .is_err()
+        {
+            self.refuse(Refusal::new(event::SIGNAL, RefusalCode::ClusterUnavailable));
+        }
     }
 
     fn leave(&self, room: RoomName) {
-        match self.hub.rooms.with(|rooms| rooms.leave(&self.sid, &room)) {
+        match self.hub.leave(self.sid, &room) {
             Left::Removed { remaining } => {
                 info!(id = %self.id, %room, remaining, "left; the number of users in the room is {remaining}");
                 self.bye(&room);
                 self.reply(ServerEvent::Leaved {
                     room: room.to_string(),
-                    id: self.id.clone(),
+                    id: self.id.to_string(),
                 });
             }
             Left::NotMember => self.refuse(Refusal::new(event::LEAVE, RefusalCode::NotMember)),
@@ -175,7 +285,7 @@ impl<A: Adapter> Session<A> {
 
     /// The connection is gone: out of every room it was still in, the others get `bye`.
     pub(super) fn ended(&self) {
-        let left = self.hub.rooms.with(|rooms| rooms.remove(&self.sid));
+        let left = self.hub.remove(self.sid, &self.open);
         let stopping = self.hub.stopping();
         for (room, remaining) in &left {
             info!(id = %self.id, %room, remaining, "disconnected; the number of users in the room is {remaining}");
@@ -189,9 +299,9 @@ impl<A: Adapter> Session<A> {
     fn bye(&self, room: &RoomName) {
         let event = ServerEvent::Bye {
             room: room.to_string(),
-            id: self.id.clone(),
+            id: self.id.to_string(),
         };
-        delivery::to_room(&self.hub, &self.sockets, room, Audience::Others, &event);
+        delivery::announce_here(&self.hub, &self.sockets, room, Audience::Others, &event);
     }
 
     fn reply(&self, event: ServerEvent) {
@@ -204,4 +314,30 @@ impl<A: Adapter> Session<A> {
         debug!(id = %self.id, event = %refusal.event, code = ?refusal.code, "refused");
         self.reply(ServerEvent::Refused(refusal));
     }
+}
+
+fn peers_of(others: Vec<(Sid, DisplayName)>) -> Vec<Peer> {
+    others
+        .into_iter()
+        .map(|(sid, name)| Peer {
+            id: sid.to_string(),
+            name: name.as_str().to_owned(),
+        })
+        .collect()
+}
+
+/// A cluster room's roster: this instance's other members and the other instances', merged in
+/// join order.
+fn roster(local: Vec<(u64, Sid, DisplayName)>, remote: Vec<Member>) -> Vec<Peer> {
+    let mut others: Vec<(u64, Sid, DisplayName)> = local
+        .into_iter()
+        .chain(remote.into_iter().map(|m| (m.order, m.sid, m.name)))
+        .collect();
+    others.sort_unstable_by_key(|(order, ..)| *order);
+    peers_of(
+        others
+            .into_iter()
+            .map(|(_, sid, name)| (sid, name))
+            .collect(),
+    )
 }

@@ -1,0 +1,214 @@
+//! The inbox: one task that handles, one at a time and in arrival order, what Redis pushes to
+//! this instance and what the link learnt from Redis's answers.
+//!
+//! It is the only place that changes the rooms' views and tells this instance's members about
+//! the cluster's joins and departures, and it seats this instance's joiners. So a joiner's
+//! roster and the `otherjoin` / `bye` its room-mates get are read from the same state, with
+//! nothing in between: no one is both in a joiner's roster and announced to it, and no one is
+//! missed.
+
+use std::sync::Arc;
+
+use redis::{PushInfo, PushKind, Value};
+use socketioxide_core::Str;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use super::view::{Authority, Event, RoomView};
+use super::wire::{self, Member, NodeMessage, RoomMessage};
+use super::{LocalMembers, NodeId, Registration, SeatDone, Seating, Shared};
+use crate::protocol::{event, RefusalCode, RoomName};
+
+/// What the inbox handles.
+pub(crate) enum Inbound {
+    /// Something Redis pushed.
+    Push(PushInfo),
+    /// The link is about to subscribe to a room's channel for a join: its view starts.
+    Expect(RoomName),
+    /// The instance has no member and no join left in a room: its view goes.
+    Forget(RoomName),
+    /// A join took its seat: its roster (the remote members, read at `seq`) applies, then
+    /// `done` seats the joiner here.
+    Seated {
+        room: RoomName,
+        seq: u64,
+        remote: Vec<Member>,
+        seating: Seating,
+        done: SeatDone,
+    },
+    /// Rosters read in one go after a reconnection, at `seq`; `registered` names the instances
+    /// whose members they may remove, or `None` for all.
+    Rosters {
+        seq: u64,
+        rosters: Vec<(RoomName, Vec<Member>)>,
+        registered: Option<Vec<NodeId>>,
+    },
+    /// Redis may have lost its data: every view's sequence may start again.
+    Restart,
+    /// The link registers the instance: its members, once everything before is applied.
+    Registrations(oneshot::Sender<Vec<Registration>>),
+}
+
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    members: Arc<dyn LocalMembers>,
+    mut inbound: mpsc::UnboundedReceiver<Inbound>,
+) {
+    let inbox = Inbox { shared, members };
+    while let Some(item) = inbound.recv().await {
+        inbox.handle(item);
+    }
+}
+
+struct Inbox {
+    shared: Arc<Shared>,
+    members: Arc<dyn LocalMembers>,
+}
+
+impl Inbox {
+    fn handle(&self, item: Inbound) {
+        match item {
+            Inbound::Push(push) => self.push(push),
+            Inbound::Expect(room) => {
+                self.shared
+                    .views()
+                    .entry(room)
+                    .or_insert_with(RoomView::awaiting_roster);
+            }
+            Inbound::Forget(room) => {
+                self.shared.views().remove(&room);
+            }
+            Inbound::Seated {
+                room,
+                seq,
+                remote,
+                seating,
+                done,
+            } => {
+                let changes = self
+                    .shared
+                    .views()
+                    .entry(room.clone())
+                    .or_insert_with(RoomView::awaiting_roster)
+                    .roster(seq, remote, Authority::Full);
+                self.tell(&room, changes);
+                done(seating);
+            }
+            Inbound::Rosters {
+                seq,
+                rosters,
+                registered,
+            } => {
+                let authority = match &registered {
+                    Some(nodes) => Authority::Registered(nodes),
+                    None => Authority::Full,
+                };
+                for (room, remote) in rosters {
+                    let changes = match self.shared.views().get_mut(&room) {
+                        Some(view) => view.roster(seq, remote, authority),
+                        None => continue,
+                    };
+                    self.tell(&room, changes);
+                }
+            }
+            Inbound::Restart => self.restart(),
+            Inbound::Registrations(reply) => {
+                let _ = reply.send(self.members.registrations());
+            }
+        }
+    }
+
+    fn restart(&self) {
+        for view in self.shared.views().values_mut() {
+            view.restart_sequence();
+        }
+    }
+
+    fn tell(&self, room: &RoomName, changes: Vec<super::Change>) {
+        if !changes.is_empty() {
+            self.members.changed(room, changes);
+        }
+    }
+
+    fn push(&self, push: PushInfo) {
+        match push.kind {
+            PushKind::Disconnection => {
+                warn!("the connection to Redis dropped; reconnecting");
+                self.restart();
+                self.shared.lost();
+            }
+            PushKind::Message => {
+                let mut data = push.data.into_iter();
+                if let (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) =
+                    (data.next(), data.next())
+                {
+                    match (String::from_utf8(channel), String::from_utf8(payload)) {
+                        (Ok(channel), Ok(text)) => self.message(&channel, text),
+                        _ => debug!("a cluster message that is not UTF-8"),
+                    }
+                }
+            }
+            // Subscription confirmations, and pushes signalroom does not ask for.
+            _ => {}
+        }
+    }
+
+    fn message(&self, channel: &str, text: String) {
+        match self.shared.keys.room_of_channel(channel) {
+            Some(room) => self.room_message(room, text),
+            None => self.node_message(text),
+        }
+    }
+
+    fn room_message(&self, room: &str, text: String) {
+        let event = match RoomMessage::decode(&text) {
+            Some(RoomMessage::Event { node, event }) => {
+                if node != self.shared.node {
+                    self.members.room_event(room, Str::from(text).slice(event));
+                }
+                return;
+            }
+            // This instance's own members are in its rooms, not in its views.
+            Some(RoomMessage::Joined { member, .. }) if member.node == self.shared.node => return,
+            Some(message) => Event::of(message),
+            None => None,
+        };
+        let Some(event) = event else {
+            debug!(%room, %text, "an undecodable room message");
+            return;
+        };
+        let change = match self.shared.views().get_mut(room) {
+            Some(view) => view.apply(event),
+            // No member here: sent before this instance unsubscribed.
+            None => return,
+        };
+        if let (Some(change), Ok(room)) = (change, RoomName::parse(room)) {
+            self.members.changed(&room, vec![change]);
+        }
+    }
+
+    fn node_message(&self, text: String) {
+        match NodeMessage::decode(&text) {
+            Some(NodeMessage::Signal {
+                reply_to,
+                room,
+                to,
+                from,
+                event,
+            }) => {
+                let event = Str::from(text).slice(event);
+                if !self.members.signal(&room, to, event) {
+                    let channel = self.shared.keys.node_channel(reply_to);
+                    let _ = self
+                        .shared
+                        .publish(channel, wire::undeliverable(from, &room), None);
+                }
+            }
+            Some(NodeMessage::Undeliverable { from, .. }) => {
+                self.members
+                    .refuse(from, event::SIGNAL, RefusalCode::UnknownPeer);
+            }
+            None => debug!(%text, "an undecodable instance message"),
+        }
+    }
+}

@@ -1,0 +1,719 @@
+//! The link: the one connection to Redis, and the one task that sends on it.
+//!
+//! Every command the cluster sends goes through this task in the order it was asked for, and
+//! one connection's commands are applied by Redis, and what they publish is delivered, in that
+//! order: that is how one sender's events keep their order on every instance. Commands waiting
+//! when the task is free go out together as one pipeline (one write, one round trip), with one
+//! pipeline in flight at a time, so a burst costs few round trips and nothing is reordered.
+//!
+//! Around that, the link
+//! - subscribes to a room's channel before it sends the first join of one of this instance's
+//!   members to it (so nothing published after the join can be missed), and unsubscribes once
+//!   the room has none of them;
+//! - renews the heartbeat (which also frees the seats of instances taken for dead);
+//! - registers the instance again after a lost connection, then reads its rooms' rosters anew;
+//! - while Redis cannot be reached, answers at once: joins `Unavailable`, room events refused
+//!   to their senders, seats' releases left to the next registration (which removes them).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use redis::aio::ConnectionManager;
+use redis::{Cmd, RedisResult, Value};
+use socketioxide::socket::Sid;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, warn};
+
+use super::inbox::Inbound;
+use super::scripts::{is_noscript, Script, Scripts};
+use super::wire::{Member, Reason};
+use super::{LocalMembers, NodeId, SeatDone, Seating, Shared};
+use crate::protocol::{DisplayName, RefusalCode, RoomName};
+
+/// Commands sent in one pipeline at most.
+const MAX_BATCH: usize = 1024;
+/// How often registering again is tried while Redis is unreachable.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// One thing for the link to do.
+pub(crate) enum Op {
+    Seat {
+        sid: Sid,
+        room: RoomName,
+        name: DisplayName,
+        /// Seats for the room should this join create it; 0: unlimited.
+        capacity: usize,
+        done: SeatDone,
+    },
+    Unseat {
+        sid: Sid,
+        rooms: Vec<RoomName>,
+        everywhere: bool,
+        reason: Reason,
+    },
+    Publish {
+        channel: String,
+        payload: String,
+        /// The member that sent it and its event's name, told if it cannot be published.
+        origin: Option<(Sid, &'static str)>,
+    },
+    Depart {
+        done: oneshot::Sender<()>,
+    },
+}
+
+pub(super) struct Link {
+    shared: Arc<Shared>,
+    conn: ConnectionManager,
+    members: Arc<dyn LocalMembers>,
+    scripts: Arc<Scripts>,
+    /// Per room: this instance's members and joins in progress. Its channel is subscribed, and
+    /// its view kept, while there are any; a room at 0 is idle until unsubscribed.
+    interest: HashMap<RoomName, usize>,
+    subscribed: HashSet<RoomName>,
+    /// The Redis dataset this instance is registered with; `None` while it must register.
+    epoch: Option<String>,
+    /// The dataset it last registered with, to tell whether Redis kept its data.
+    last_epoch: Option<String>,
+    /// After Redis lost its data: when every live instance has had time to register again, so
+    /// that a full read of the rosters settles who left meanwhile.
+    settle_at: Option<Instant>,
+    /// Left the cluster at shutdown: nothing more is sent.
+    departed: bool,
+}
+
+impl Link {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        conn: ConnectionManager,
+        members: Arc<dyn LocalMembers>,
+    ) -> Self {
+        let scripts = Arc::new(Scripts::new(&shared.keys));
+        Self {
+            shared,
+            conn,
+            members,
+            scripts,
+            interest: HashMap::new(),
+            subscribed: HashSet::new(),
+            epoch: None,
+            last_epoch: None,
+            settle_at: None,
+            departed: false,
+        }
+    }
+
+    pub(super) async fn run(mut self, mut ops: mpsc::UnboundedReceiver<Op>) {
+        let mut heartbeat = tokio::time::interval(self.shared.node_timeout / 5);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut retry = tokio::time::interval(RETRY);
+        retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let unregistered = self.epoch.is_none() && !self.departed;
+            // Timers first: a steady stream of commands must not starve the heartbeat.
+            tokio::select! {
+                biased;
+                _ = heartbeat.tick() => self.heartbeat().await,
+                _ = retry.tick(), if unregistered => {
+                    if self.register().await.is_ok() {
+                        info!(node = %self.shared.node, "Redis is back: this instance's members are registered again");
+                    }
+                }
+                n = ops.recv_many(&mut batch, MAX_BATCH) => {
+                    if n == 0 {
+                        return;
+                    }
+                    self.run_batch(&mut batch).await;
+                }
+            }
+        }
+    }
+
+    /// Registers this instance with exactly its members (`sync.lua`), loading the scripts first;
+    /// if it was registered before, reads its rooms' rosters anew.
+    pub(super) async fn register(&mut self) -> RedisResult<()> {
+        // This registration covers any loss before it; one during it sets the flag again.
+        self.shared.lost.store(false, Ordering::SeqCst);
+        let timeout = self.shared.node_timeout.as_millis().to_string();
+        let fresh_epoch = format!("{:016x}", rand::random::<u64>());
+        let mut args = vec![self.shared.node.to_string(), timeout, fresh_epoch];
+        // From the inbox, after every seat it was handed: none is missing, none is removed.
+        let (reply, registrations) = oneshot::channel();
+        let _ = self.shared.inbox.send(Inbound::Registrations(reply));
+        let registrations = registrations.await.unwrap_or_default();
+        for r in &registrations {
+            args.extend([
+                r.room.to_string(),
+                r.sid.to_string(),
+                r.name.as_str().to_owned(),
+                r.order.to_string(),
+                r.capacity.unwrap_or(0).to_string(),
+            ]);
+        }
+        let mut pipe = redis::pipe();
+        for script in self.scripts.all() {
+            pipe.add_command(script.load());
+        }
+        pipe.add_command(self.scripts.sync.call(args));
+        let replies = self.conn.send_packed_commands(&pipe, 0, pipe.len()).await;
+        let reply = replies.map_err(|e| self.fail_link(e))?.pop();
+        let Some((epoch, seated, removed)) = reply.as_ref().and_then(parse::sync) else {
+            let err = unexpected("sync", reply);
+            return Err(self.fail_link(err));
+        };
+        let kept = self.last_epoch.as_deref() == Some(epoch.as_str());
+        if self.last_epoch.is_some() {
+            if kept {
+                self.snapshot(Reading::Full).await?;
+            } else {
+                warn!(
+                    members = registrations.len(),
+                    "Redis lost its data: this instance's members are registered again"
+                );
+                self.settle_at = Some(Instant::now() + self.shared.node_timeout);
+                self.snapshot(Reading::RegisteredOnly).await?;
+            }
+        }
+        if seated + removed > 0 {
+            info!(seated, removed, "Redis's seats for this instance put right");
+        }
+        self.last_epoch = Some(epoch.clone());
+        self.epoch = Some(epoch);
+        self.shared.up.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Renews the heartbeat; settles the rosters once the time after a data loss is up.
+    async fn heartbeat(&mut self) {
+        if self.departed || self.epoch.is_none() {
+            return;
+        }
+        if self.settle_at.is_some_and(|at| Instant::now() >= at) {
+            self.settle_at = None;
+            if self.snapshot(Reading::Full).await.is_err() {
+                return;
+            }
+        }
+        let cmd = self.scripts.heartbeat.call([
+            self.shared.node.to_string(),
+            self.shared.node_timeout.as_millis().to_string(),
+        ]);
+        let scripts = self.scripts.clone();
+        match self.query(&scripts.heartbeat, cmd).await {
+            Ok(reply) => match parse::heartbeat(&reply) {
+                Some((true, freed)) => {
+                    if freed > 0 {
+                        info!(
+                            freed,
+                            "freed the seats of instances whose heartbeat expired"
+                        );
+                    }
+                }
+                Some((false, _)) => {
+                    warn!("this instance was not registered in Redis (taken for dead, or Redis lost its data): registering again");
+                    self.epoch = None;
+                    self.shared.up.store(false, Ordering::SeqCst);
+                }
+                None => {
+                    let err = unexpected("heartbeat", Some(reply));
+                    self.fail_link(err);
+                }
+            },
+            Err(err) => {
+                self.fail_link(err);
+            }
+        }
+    }
+
+    /// Sends one batch of operations as one pipeline and finishes each with its answer.
+    async fn run_batch(&mut self, batch: &mut Vec<Op>) {
+        if self.shared.lost.swap(false, Ordering::SeqCst) {
+            self.epoch = None;
+        }
+        for op in batch.iter() {
+            match op {
+                // Counted first, so a failure below releases every join the same way.
+                Op::Seat { room, .. } => {
+                    let interest = self.interest.entry(room.clone()).or_default();
+                    *interest += 1;
+                    if *interest == 1 {
+                        let _ = self.shared.inbox.send(Inbound::Expect(room.clone()));
+                    }
+                }
+                Op::Publish { .. } => {
+                    self.shared.queued_publishes.fetch_sub(1, Ordering::SeqCst);
+                }
+                Op::Unseat { .. } | Op::Depart { .. } => {}
+            }
+        }
+        // Nothing is sent after leaving the cluster.
+        if let Some(depart) = batch.iter().position(|op| matches!(op, Op::Depart { .. })) {
+            for op in batch.drain(depart + 1..) {
+                self.fail(op);
+            }
+        }
+        if self.epoch.is_none() || self.departed {
+            self.fail_all(batch);
+            return;
+        }
+        let unsubscribed = self.unsubscribed_rooms(batch);
+        if let Err(err) = self.subscribe(unsubscribed).await {
+            self.fail_link(err);
+            self.fail_all(batch);
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for op in batch.iter() {
+            pipe.add_command(self.command(op));
+        }
+        match self.conn.send_packed_commands(&pipe, 0, batch.len()).await {
+            Ok(replies) if replies.len() == batch.len() => {
+                for (op, reply) in batch.drain(..).zip(replies) {
+                    self.finish(op, reply).await;
+                }
+            }
+            Ok(replies) => {
+                let err = unexpected("pipeline", Some(Value::Array(replies)));
+                self.fail_link(err);
+                self.fail_all(batch);
+            }
+            Err(err) => {
+                self.fail_link(err);
+                self.fail_all(batch);
+            }
+        }
+        self.release_idle().await;
+    }
+
+    /// The rooms `batch` joins whose channels are not subscribed yet.
+    fn unsubscribed_rooms(&self, batch: &[Op]) -> Vec<RoomName> {
+        let mut rooms: Vec<RoomName> = Vec::new();
+        for op in batch {
+            if let Op::Seat { room, .. } = op {
+                if !self.subscribed.contains(room) && !rooms.contains(room) {
+                    rooms.push(room.clone());
+                }
+            }
+        }
+        rooms
+    }
+
+    /// Subscribes to the channels of `rooms`, before the joins that need them go out.
+    async fn subscribe(&mut self, rooms: Vec<RoomName>) -> RedisResult<()> {
+        if rooms.is_empty() {
+            return Ok(());
+        }
+        let channels: Vec<String> = rooms
+            .iter()
+            .map(|room| self.shared.keys.room_channel(room.as_str()))
+            .collect();
+        self.conn.subscribe(&channels).await?;
+        self.subscribed.extend(rooms);
+        Ok(())
+    }
+
+    /// Drops the views of rooms this instance no longer has members in or joins for, and
+    /// unsubscribes from their channels (once Redis answers: until then they stay idle).
+    async fn release_idle(&mut self) {
+        let idle: Vec<RoomName> = self
+            .interest
+            .iter()
+            .filter(|(_, &n)| n == 0)
+            .map(|(room, _)| room.clone())
+            .collect();
+        if idle.is_empty() {
+            return;
+        }
+        let (subscribed, unsubscribed): (Vec<RoomName>, Vec<RoomName>) = idle
+            .into_iter()
+            .partition(|room| self.subscribed.contains(room));
+        for room in subscribed.iter().chain(&unsubscribed) {
+            let _ = self.shared.inbox.send(Inbound::Forget(room.clone()));
+        }
+        for room in &unsubscribed {
+            self.interest.remove(room);
+        }
+        if subscribed.is_empty() || self.epoch.is_none() {
+            return;
+        }
+        let channels: Vec<String> = subscribed
+            .iter()
+            .map(|room| self.shared.keys.room_channel(room.as_str()))
+            .collect();
+        if let Err(err) = self.conn.unsubscribe(&channels).await {
+            debug!(%err, "unsubscribe failed; tried again after the next batch");
+            return;
+        }
+        for room in &subscribed {
+            self.subscribed.remove(room);
+            self.interest.remove(room);
+        }
+    }
+
+    fn command(&self, op: &Op) -> Cmd {
+        match op {
+            Op::Seat {
+                sid,
+                room,
+                name,
+                capacity,
+                ..
+            } => self.scripts.join.call([
+                self.shared.node.to_string(),
+                sid.to_string(),
+                room.to_string(),
+                name.as_str().to_owned(),
+                capacity.to_string(),
+            ]),
+            Op::Unseat {
+                sid,
+                rooms,
+                everywhere,
+                reason,
+            } => {
+                let mut args = vec![sid.to_string(), reason.as_str().to_owned()];
+                if !everywhere {
+                    args.extend(rooms.iter().map(RoomName::to_string));
+                }
+                self.scripts.leave.call(args)
+            }
+            Op::Publish {
+                channel, payload, ..
+            } => {
+                let mut cmd = redis::cmd("PUBLISH");
+                cmd.arg(channel).arg(payload);
+                cmd
+            }
+            Op::Depart { .. } => self.scripts.depart.call([
+                self.shared.node.to_string(),
+                Reason::Shutdown.as_str().to_owned(),
+            ]),
+        }
+    }
+
+    fn script_of(&self, op: &Op) -> Option<&Script> {
+        match op {
+            Op::Seat { .. } => Some(&self.scripts.join),
+            Op::Unseat { .. } => Some(&self.scripts.leave),
+            Op::Depart { .. } => Some(&self.scripts.depart),
+            Op::Publish { .. } => None,
+        }
+    }
+
+    /// Finishes `op` with its answer; a script Redis did not know is sent again whole first.
+    async fn finish(&mut self, op: Op, mut reply: Value) {
+        if is_noscript(&reply) {
+            if let Some(script) = self.script_of(&op).cloned() {
+                let eval = script.with_code(&self.command(&op));
+                reply = match eval.query_async(&mut self.conn).await {
+                    Ok(reply) => reply,
+                    Err(err) => {
+                        self.fail_link(err);
+                        return self.fail(op);
+                    }
+                };
+            }
+        }
+        match op {
+            Op::Seat {
+                sid, room, done, ..
+            } => self.seated(sid, room, &reply, done),
+            Op::Unseat { rooms, .. } => {
+                for room in &rooms {
+                    self.release(room);
+                }
+                if let Value::ServerError(err) = reply {
+                    // Redis still holds the seats: the next registration removes them.
+                    warn!(%err, "a leave failed in Redis; registering again");
+                    self.epoch = None;
+                }
+            }
+            Op::Publish { origin, .. } => {
+                if let (Value::ServerError(err), Some((sid, event))) = (&reply, origin) {
+                    debug!(%err, "a room event was not published");
+                    self.members
+                        .refuse(sid, event, RefusalCode::ClusterUnavailable);
+                }
+            }
+            Op::Depart { done } => {
+                self.departed = true;
+                self.shared.up.store(false, Ordering::SeqCst);
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// A join's answer: a seat goes to the inbox, which applies its roster to the room's view
+    /// and then seats the joiner; anything else is answered here.
+    fn seated(&mut self, sid: Sid, room: RoomName, reply: &Value, done: SeatDone) {
+        let seating = match parse::join(reply) {
+            Some(parse::Join::Seated {
+                seq,
+                capacity,
+                roster,
+            }) => {
+                let order = roster
+                    .iter()
+                    .find(|m| m.sid == sid)
+                    .map_or(seq, |m| m.order);
+                let remote = roster
+                    .into_iter()
+                    .filter(|m| m.node != self.shared.node)
+                    .collect();
+                let seating = Seating::Seated {
+                    order,
+                    capacity: (capacity > 0).then_some(capacity),
+                };
+                let seated = Inbound::Seated {
+                    room,
+                    seq,
+                    remote,
+                    seating,
+                    done,
+                };
+                if let Err(mpsc::error::SendError(Inbound::Seated { done, .. })) =
+                    self.shared.inbox.send(seated)
+                {
+                    done(Seating::Unavailable);
+                }
+                return;
+            }
+            Some(parse::Join::Full { capacity }) => Seating::Full { capacity },
+            None => {
+                warn!(%room, ?reply, "unexpected answer to a join");
+                Seating::Unavailable
+            }
+        };
+        self.release(&room);
+        done(seating);
+    }
+
+    /// Reads the roster of every room with members here in one go, for the inbox to apply.
+    async fn snapshot(&mut self, reading: Reading) -> RedisResult<()> {
+        let rooms: Vec<RoomName> = self
+            .interest
+            .iter()
+            .filter(|(_, &n)| n > 0)
+            .map(|(room, _)| room.clone())
+            .collect();
+        if rooms.is_empty() {
+            return Ok(());
+        }
+        let cmd = self
+            .scripts
+            .snapshot
+            .call(rooms.iter().map(RoomName::as_str));
+        let scripts = self.scripts.clone();
+        let reply = self.query(&scripts.snapshot, cmd).await?;
+        let Some((seq, live, rosters)) = parse::snapshot(&reply, rooms.len()) else {
+            return Err(self.fail_link(unexpected("snapshot", Some(reply))));
+        };
+        let node = self.shared.node;
+        let rosters = rooms
+            .into_iter()
+            .zip(rosters)
+            .map(|(room, roster)| {
+                (
+                    room,
+                    roster.into_iter().filter(|m| m.node != node).collect(),
+                )
+            })
+            .collect();
+        let registered = match reading {
+            Reading::Full => None,
+            Reading::RegisteredOnly => Some(live),
+        };
+        let _ = self.shared.inbox.send(Inbound::Rosters {
+            seq,
+            rosters,
+            registered,
+        });
+        Ok(())
+    }
+
+    /// Sends one script call alone, whole if Redis did not know it.
+    async fn query(&mut self, script: &Script, cmd: Cmd) -> RedisResult<Value> {
+        let reply: Value = cmd.query_async(&mut self.conn).await?;
+        if is_noscript(&reply) {
+            return script.with_code(&cmd).query_async(&mut self.conn).await;
+        }
+        Ok(reply)
+    }
+
+    fn release(&mut self, room: &RoomName) {
+        if let Some(n) = self.interest.get_mut(room) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    fn fail_all(&mut self, batch: &mut Vec<Op>) {
+        for op in batch.drain(..) {
+            self.fail(op);
+        }
+    }
+
+    /// `op` cannot be sent: it is answered as if Redis were unreachable.
+    fn fail(&mut self, op: Op) {
+        match op {
+            Op::Seat { room, done, .. } => {
+                self.release(&room);
+                done(Seating::Unavailable);
+            }
+            // Redis still holds them; the next registration removes them.
+            Op::Unseat { rooms, .. } => {
+                for room in &rooms {
+                    self.release(room);
+                }
+            }
+            Op::Publish { origin, .. } => {
+                if let Some((sid, event)) = origin {
+                    self.members
+                        .refuse(sid, event, RefusalCode::ClusterUnavailable);
+                }
+            }
+            Op::Depart { done } => {
+                self.departed = true;
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Redis did not answer as it should: from now on the instance serves its own members only,
+    /// until it is registered again. Returns the error, for the caller to pass on.
+    fn fail_link(&mut self, err: redis::RedisError) -> redis::RedisError {
+        if self.epoch.is_some() || self.shared.up.load(Ordering::SeqCst) {
+            warn!(%err, "Redis unreachable: serving this instance's members only until it is back");
+        }
+        self.epoch = None;
+        self.shared.down();
+        err
+    }
+}
+
+/// How far a roster read in one go is to be trusted (see [`super::view::Authority`]).
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    Full,
+    /// Redis lost its data: only instances registered again have all their members in it.
+    RegisteredOnly,
+}
+
+fn unexpected(what: &str, reply: Option<Value>) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::Client,
+        "unexpected answer",
+        format!("{what}: {reply:?}"),
+    ))
+}
+
+/// Reading the scripts' answers (their shapes are written at the top of each script).
+mod parse {
+    use super::*;
+
+    pub(super) enum Join {
+        Seated {
+            seq: u64,
+            capacity: usize,
+            roster: Vec<Member>,
+        },
+        Full {
+            capacity: usize,
+        },
+    }
+
+    fn items(value: &Value) -> Option<&[Value]> {
+        match value {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn text(value: &Value) -> Option<&str> {
+        match value {
+            Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+            Value::SimpleString(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn number(value: &Value) -> Option<u64> {
+        match value {
+            Value::Int(n) => u64::try_from(*n).ok(),
+            other => text(other)?.parse().ok(),
+        }
+    }
+
+    /// Four fields per member, as `lib.lua`'s `roster` writes them.
+    fn roster(fields: &[Value]) -> Option<Vec<Member>> {
+        fields
+            .chunks(4)
+            .map(|m| match m {
+                [sid, order, node, name] => Some(Member {
+                    sid: text(sid)?.parse().ok()?,
+                    order: number(order)?,
+                    node: text(node)?.parse::<NodeId>().ok()?,
+                    name: DisplayName::parse(text(name)?).ok()?,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(super) fn join(reply: &Value) -> Option<Join> {
+        let items = items(reply)?;
+        match (text(items.first()?)?, items.get(1..)?) {
+            ("seated", [seq, capacity, rest @ ..]) => Some(Join::Seated {
+                seq: number(seq)?,
+                capacity: usize::try_from(number(capacity)?).ok()?,
+                roster: roster(rest)?,
+            }),
+            ("full", [capacity]) => Some(Join::Full {
+                capacity: usize::try_from(number(capacity)?).ok()?,
+            }),
+            _ => None,
+        }
+    }
+
+    pub(super) fn sync(reply: &Value) -> Option<(String, u64, u64)> {
+        match items(reply)? {
+            [epoch, seated, removed] => {
+                Some((text(epoch)?.to_owned(), number(seated)?, number(removed)?))
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn heartbeat(reply: &Value) -> Option<(bool, u64)> {
+        match items(reply)? {
+            [renewed, freed] => Some((number(renewed)? == 1, number(freed)?)),
+            _ => None,
+        }
+    }
+
+    /// The sequence, the registered instances, and `rooms` rosters in the order asked.
+    pub(super) fn snapshot(
+        reply: &Value,
+        rooms: usize,
+    ) -> Option<(u64, Vec<NodeId>, Vec<Vec<Member>>)> {
+        let items = items(reply)?;
+        let seq = number(items.first()?)?;
+        let nodes = usize::try_from(number(items.get(1)?)?).ok()?;
+        let live = items
+            .get(2..2 + nodes)?
+            .iter()
+            .map(|n| text(n)?.parse().ok())
+            .collect::<Option<Vec<NodeId>>>()?;
+        let mut rest = items.get(2 + nodes..)?;
+        let mut rosters = Vec::with_capacity(rooms);
+        for _ in 0..rooms {
+            let count = usize::try_from(number(rest.first()?)?).ok()?;
+            let fields = rest.get(1..1 + 4 * count)?;
+            rosters.push(roster(fields)?);
+            rest = &rest[1 + 4 * count..];
+        }
+        Some((seq, live, rosters))
+    }
+}

@@ -1,0 +1,410 @@
+//! The cluster: instances that share rooms through one Redis (`--redis-url`).
+//!
+//! - [`keys`]: every Redis key and channel, written once; [`scripts`]: the Lua scripts that
+//!   change them (`scripts/*.lua`).
+//! - [`wire`]: what travels on the channels.
+//! - [`view`]: an instance's view of a room's members on other instances (pure).
+//! - [`link`]: the one connection to Redis, and the ordered stream of commands on it.
+//! - [`inbox`]: what Redis pushes to this instance, handed to its members.
+//!
+//! # Where room state lives
+//! Each instance keeps its own members in [`crate::server::rooms`], as a single process does:
+//! that is what it delivers to, and the truth about who is connected to it. Redis holds the
+//! seats of the whole cluster: each room's members in join order with their names and
+//! instances, and each room's capacity. A join takes its seat in Redis (one script: check the
+//! seats, add, number the change, announce it) before the instance adds the member locally, so
+//! a room's capacity is exact however many instances take joins for it at once. Each instance
+//! also keeps a [`view::RoomView`] of the members on other instances for the rooms it has members
+//! in, updated from the room's channel; its joiners' rosters, its `otherjoin` and `bye`, and
+//! where a `signal` must go come from there.
+//!
+//! # How an event crosses instances
+//! A room event (`message`) is delivered to the sender's instance's members at once, and
+//! published on the room's channel with the sender's instance named; every other instance with
+//! members in the room receives it and delivers the same bytes to its own members, through the
+//! same per-socket path, so a slow receiver is still cut off by the instance that holds it.
+//! Membership changes are announced by the scripts themselves, and each instance tells its own
+//! members. A `signal` goes to the channel of the instance holding its peer, which checks the
+//! peer is still in the room, and otherwise sends back that it found no one.
+//!
+//! # Order
+//! An instance sends every command on one connection, in the order its members' events
+//! happened (see [`link`]), and Redis delivers what one connection publishes in the order it was
+//! published, to each subscriber over its one connection. So one sender's events reach every
+//! member on every instance in the order sent.
+//!
+//! # Faults
+//! Every instance renews a heartbeat in Redis every fifth of `--node-timeout`; each heartbeat also
+//! takes instances whose heartbeat expired for dead and frees their members' seats, which their
+//! rooms hear as departures. On a lost connection an instance keeps serving its own members
+//! (joins are refused `cluster_unavailable`, since their seats cannot be checked, and a message
+//! reaches only its members, its sender told so); when it reconnects it registers its members
+//! again ([`scripts`]' `sync.lua`) and reads its rooms' rosters anew. See the README's cluster
+//! section for what that means to clients.
+
+mod inbox;
+pub mod keys;
+mod link;
+pub mod scripts;
+pub mod view;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{IntoConnectionInfo, ProtocolVersion};
+use socketioxide::socket::Sid;
+use socketioxide_core::Str;
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use crate::protocol::{event, DisplayName, RefusalCode, RoomName};
+use inbox::Inbound;
+use keys::Keys;
+use link::Op;
+pub use view::Change;
+use view::RoomView;
+pub use wire::{Member, Reason};
+
+/// An instance of the cluster, named at random when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeId(pub u64);
+
+impl NodeId {
+    fn random() -> Self {
+        Self(rand::random())
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl std::str::FromStr for NodeId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        u64::from_str_radix(s, 16).map(Self)
+    }
+}
+
+/// What the cluster needs from the instance's own side: its members, to hand them what other
+/// instances send and to register them again. `signaling` implements it.
+pub trait LocalMembers: Send + Sync + 'static {
+    /// A room event another instance published, for this instance's members of `room`.
+    fn room_event(&self, room: &str, event: Str);
+    /// A signal another instance relayed for member `to` of `room`: false if `to` is not one.
+    fn signal(&self, room: &RoomName, to: Sid, event: Str) -> bool;
+    /// Differences in `room`'s members on other instances, for its members here to be told.
+    fn changed(&self, room: &RoomName, changes: Vec<Change>);
+    /// Something `sid` sent could not be done after all: it is told `refused` with `code`.
+    fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode);
+    /// This instance's members, to register them in Redis again.
+    fn registrations(&self) -> Vec<Registration>;
+}
+
+/// A member of this instance as Redis must hold it.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub room: RoomName,
+    pub sid: Sid,
+    pub name: DisplayName,
+    pub order: u64,
+    /// The room's seats, restored if Redis lost them.
+    pub capacity: Option<usize>,
+}
+
+/// What a join's seat came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seating {
+    /// Seated: its join order in the cluster, and the room's seats.
+    Seated {
+        order: u64,
+        capacity: Option<usize>,
+    },
+    Full {
+        capacity: usize,
+    },
+    /// Redis could not be reached: nothing changed.
+    Unavailable,
+}
+
+/// Called with a join's [`Seating`] on the cluster's link task, before the link sends anything
+/// else: whatever the instance does with it is ordered before every later change.
+pub type SeatDone = Box<dyn FnOnce(Seating) + Send>;
+
+/// Why the cluster could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid --redis-url: {0}")]
+    Url(redis::RedisError),
+    #[error("cannot use Redis at {addr}: {error}")]
+    Unreachable { addr: String, error: String },
+}
+
+/// Room events published at most while waiting for the link; beyond, senders are refused
+/// `cluster_unavailable` rather than letting a stalled Redis grow memory without bound.
+const MAX_QUEUED_PUBLISHES: usize = 65_536;
+/// How long startup waits for Redis.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a command may wait for its answer before the link counts Redis unreachable.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The cluster: a cheap-to-clone handle.
+#[derive(Clone)]
+pub struct Cluster(Arc<Shared>);
+
+pub(crate) struct Shared {
+    node: NodeId,
+    keys: Keys,
+    node_timeout: Duration,
+    /// To the link task. Unbounded because a seat's release must never be dropped; room events,
+    /// the only ones that can flood, are bounded by `queued_publishes`.
+    ops: mpsc::UnboundedSender<Op>,
+    queued_publishes: AtomicUsize,
+    /// To the inbox task, in order with what Redis pushes.
+    inbox: mpsc::UnboundedSender<Inbound>,
+    /// Remote members of the rooms this instance has members in (or is joining). Changed only
+    /// by the inbox task; read by sessions. Taken briefly, never across an `.await`.
+    views: Mutex<HashMap<RoomName, RoomView>>,
+    /// Whether the link is registered with Redis and its commands are answered.
+    up: AtomicBool,
+    /// Set by the inbox when the connection dropped; the link registers again.
+    lost: AtomicBool,
+}
+
+/// What [`Cluster::connect`] made, for [`Cluster::start`] once the instance's side exists.
+pub struct Starter {
+    conn: ConnectionManager,
+    ops: mpsc::UnboundedReceiver<Op>,
+    inbound: mpsc::UnboundedReceiver<Inbound>,
+}
+
+impl Cluster {
+    /// Connects to Redis (within a few seconds, or fails saying why) and subscribes to this
+    /// instance's channel. Nothing is registered until [`Cluster::start`].
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        node_timeout: Duration,
+    ) -> Result<(Self, Starter), StartError> {
+        let info = url.into_connection_info().map_err(StartError::Url)?;
+        let addr = info.addr().to_string();
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client =
+            redis::Client::open(info.set_redis_settings(resp3)).map_err(StartError::Url)?;
+        if url.starts_with("rediss") {
+            // rustls needs one process-wide crypto provider; a second call finds it installed.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let (inbox, inbound) = mpsc::unbounded_channel();
+        let pushes = inbox.clone();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(move |push| pushes.send(Inbound::Push(push)))
+            .set_automatic_resubscription()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let unreachable = |error: String| StartError::Unreachable {
+            addr: addr.clone(),
+            error,
+        };
+        let connecting = ConnectionManager::new_with_config(client, config);
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT * 2, connecting)
+            .await
+            .map_err(|_| unreachable("timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (ops_tx, ops) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            node: NodeId::random(),
+            keys: Keys::new(prefix),
+            node_timeout,
+            ops: ops_tx,
+            queued_publishes: AtomicUsize::new(0),
+            inbox,
+            views: Mutex::default(),
+            up: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
+        });
+        conn.subscribe(shared.keys.node_channel(shared.node))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        info!(redis = %addr, node = %shared.node, "connected to Redis");
+        Ok((Self(shared), Starter { conn, ops, inbound }))
+    }
+
+    /// Registers this instance and starts its link and inbox; `members` is its own side. Fails
+    /// if Redis does not take the registration.
+    pub async fn start(
+        &self,
+        starter: Starter,
+        members: Arc<dyn LocalMembers>,
+    ) -> Result<(), StartError> {
+        // The inbox first: registering asks it for the members.
+        tokio::spawn(inbox::run(self.0.clone(), members.clone(), starter.inbound));
+        let mut link = link::Link::new(self.0.clone(), starter.conn, members);
+        link.register()
+            .await
+            .map_err(|error| StartError::Unreachable {
+                addr: "the configured Redis".into(),
+                error: error.to_string(),
+            })?;
+        tokio::spawn(link.run(starter.ops));
+        Ok(())
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.0.node
+    }
+
+    /// Whether Redis answers and this instance is registered with it.
+    pub fn is_up(&self) -> bool {
+        self.0.up.load(Ordering::SeqCst)
+    }
+
+    /// Asks for a seat for `sid` in `room`; `done` is called with the outcome (see [`SeatDone`]).
+    /// `capacity` is the room's seats should this join create it.
+    pub fn seat(
+        &self,
+        sid: Sid,
+        room: RoomName,
+        name: DisplayName,
+        capacity: Option<usize>,
+        done: SeatDone,
+    ) {
+        let op = Op::Seat {
+            sid,
+            room,
+            name,
+            capacity: capacity.unwrap_or(0),
+            done,
+        };
+        if let Err(mpsc::error::SendError(Op::Seat { done, .. })) = self.0.ops.send(op) {
+            done(Seating::Unavailable);
+        }
+    }
+
+    /// Frees `sid`'s seats in `rooms` (its rooms on this instance), or in every room Redis has
+    /// it in if `everywhere` (its connection ended). Never dropped, whatever the link's state:
+    /// a seat Redis keeps would be a ghost on every instance.
+    pub fn unseat(&self, sid: Sid, rooms: Vec<RoomName>, everywhere: bool, reason: Reason) {
+        let _ = self.0.ops.send(Op::Unseat {
+            sid,
+            rooms,
+            everywhere,
+            reason,
+        });
+    }
+
+    /// Publishes room event `event` (a Socket.IO event's JSON) for the members of `room` on
+    /// other instances. `origin` sent it, and is told if it cannot reach them.
+    pub fn publish(&self, room: &str, origin: Option<Sid>, event: &str) -> Result<(), Unavailable> {
+        let payload = wire::event(self.0.node, event);
+        self.0.publish(
+            self.0.keys.room_channel(room),
+            payload,
+            origin.map(|sid| (sid, event::MESSAGE)),
+        )
+    }
+
+    /// Relays a `signal` (`event`, its Socket.IO JSON) to `to`, a member of `room` on `node`.
+    pub fn signal(
+        &self,
+        node: NodeId,
+        room: &RoomName,
+        to: Sid,
+        from: Sid,
+        event: &str,
+    ) -> Result<(), Unavailable> {
+        let payload = wire::signal(self.0.node, room, to, from, event);
+        self.0.publish(
+            self.0.keys.node_channel(node),
+            payload,
+            Some((from, event::SIGNAL)),
+        )
+    }
+
+    /// `room`'s members on other instances, in join order.
+    pub fn remote_members(&self, room: &str) -> Vec<Member> {
+        self.0
+            .views()
+            .get(room)
+            .map(RoomView::members)
+            .unwrap_or_default()
+    }
+
+    /// How many members `room` has on other instances.
+    pub fn remote_count(&self, room: &str) -> usize {
+        self.0.views().get(room).map_or(0, RoomView::len)
+    }
+
+    /// The instance holding member `sid` of `room`, if it is on another instance.
+    pub fn node_of(&self, room: &str, sid: &Sid) -> Option<NodeId> {
+        Some(self.0.views().get(room)?.member(sid)?.node)
+    }
+
+    /// Leaves the cluster (the instance is shutting down): every member of this instance leaves
+    /// its rooms on the other instances at once. Waits at most `timeout`.
+    pub async fn depart(&self, timeout: Duration) {
+        let (done, departed) = oneshot::channel();
+        if self.0.ops.send(Op::Depart { done }).is_ok() {
+            let _ = tokio::time::timeout(timeout, departed).await;
+        }
+    }
+}
+
+/// A room event or signal could not be queued for the other instances: Redis is unreachable,
+/// or so slow that the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the cluster is unreachable")]
+pub struct Unavailable;
+
+impl Shared {
+    fn views(&self) -> MutexGuard<'_, HashMap<RoomName, RoomView>> {
+        self.views.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(
+        &self,
+        channel: String,
+        payload: String,
+        origin: Option<(Sid, &'static str)>,
+    ) -> Result<(), Unavailable> {
+        if !self.up.load(Ordering::SeqCst) {
+            return Err(Unavailable);
+        }
+        if self.queued_publishes.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED_PUBLISHES {
+            self.queued_publishes.fetch_sub(1, Ordering::SeqCst);
+            return Err(Unavailable);
+        }
+        let op = Op::Publish {
+            channel,
+            payload,
+            origin,
+        };
+        self.ops.send(op).map_err(|_| Unavailable)
+    }
+
+    /// Redis stopped answering: until the link registers again, room events are refused, and
+    /// every view's sequence may start again (Redis may have lost its data).
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let _ = self.inbox.send(Inbound::Restart);
+    }
+
+    /// The inbox saw the connection drop (and restarted the views' sequences): the link must
+    /// register again.
+    fn lost(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.lost.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,45 @@
+-- Registers an instance with exactly the members it holds: at startup, and after every
+-- reconnection. Members Redis lacks are seated again without a capacity check (they hold
+-- their seats already; after Redis lost its data the first instance to register a room's
+-- members also restores its capacity); members Redis holds for the instance that it no longer
+-- has (a join whose answer was lost, a leave sent while Redis was unreachable) are removed.
+-- ARGV: node, timeout (ms), an epoch to use if Redis has none, then five fields per member:
+-- room, sid, name, order, capacity (0: unlimited).
+-- Returns {epoch, seated, removed}.
+local node, timeout, fresh_epoch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local held, last_order = {}, 0
+for i = 4, #ARGV, 5 do
+  held[ARGV[i + 1] .. '\n' .. ARGV[i]] = true
+  last_order = math.max(last_order, tonumber(ARGV[i + 3]))
+end
+-- Changes from here on must number after every join order being restored.
+if tonumber(redis.call('GET', K.seq) or '0') < last_order then
+  redis.call('SET', K.seq, last_order)
+end
+local removed = 0
+for _, sid in ipairs(redis.call('SMEMBERS', K.node_members(node))) do
+  for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
+    if not held[sid .. '\n' .. room] and unseat(sid, room, 'gone') then
+      removed = removed + 1
+    end
+  end
+end
+local seated = 0
+for i = 4, #ARGV, 5 do
+  local room, sid, name, order, capacity =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  if not redis.call('ZSCORE', K.members(room), sid) then
+    if capacity > 0 and redis.call('EXISTS', K.members(room)) == 0 then
+      redis.call('SET', K.capacity(room), capacity)
+    end
+    seat(node, sid, room, name, order)
+    seated = seated + 1
+  end
+end
+redis.call('ZADD', K.nodes, now_ms() + timeout, node)
+local epoch = redis.call('GET', K.epoch)
+if not epoch then
+  epoch = fresh_epoch
+  redis.call('SET', K.epoch, epoch)
+end
+return {epoch, seated, removed}

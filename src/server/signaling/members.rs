@@ -1,0 +1,86 @@
+//! This instance's members as the cluster sees them: what other instances send is handed to
+//! them here, along the same per-socket paths as this instance's own events.
+
+use socketioxide::socket::Sid;
+use socketioxide::SocketIo;
+use socketioxide_core::Str;
+
+use super::adapter::RoomAdapter;
+use super::delivery::{self, Audience, Sockets};
+use super::Hub;
+use crate::protocol::{Refusal, RefusalCode, RoomName, ServerEvent};
+use crate::server::cluster::{Change, LocalMembers, Registration};
+
+/// [`LocalMembers`] for a [`Hub`].
+pub(super) struct Members {
+    hub: Hub,
+    sockets: Sockets<RoomAdapter>,
+}
+
+impl Members {
+    pub(super) fn new(hub: Hub, io: &SocketIo<RoomAdapter>) -> Self {
+        Self {
+            hub,
+            sockets: Sockets::of_namespace(io.broadcast()),
+        }
+    }
+}
+
+impl LocalMembers for Members {
+    fn room_event(&self, room: &str, event: Str) {
+        if let Some(adapter) = self.hub.adapter() {
+            adapter.deliver(room, event);
+        }
+        delivery::finish_evictions(&self.hub, &self.sockets);
+    }
+
+    fn signal(&self, room: &RoomName, to: Sid, event: Str) -> bool {
+        if !self.hub.rooms.with(|rooms| rooms.is_member(&to, room)) {
+            return false;
+        }
+        if let Some(adapter) = self.hub.adapter() {
+            adapter.deliver_to(to, event);
+        }
+        delivery::finish_evictions(&self.hub, &self.sockets);
+        true
+    }
+
+    fn changed(&self, room: &RoomName, changes: Vec<Change>) {
+        for change in changes {
+            let event = match change {
+                Change::Arrived(member) => ServerEvent::OtherJoin {
+                    room: room.to_string(),
+                    id: member.sid.to_string(),
+                    name: member.name.as_str().to_owned(),
+                },
+                Change::Departed(sid) => ServerEvent::Bye {
+                    room: room.to_string(),
+                    id: sid.to_string(),
+                },
+            };
+            delivery::announce_here(&self.hub, &self.sockets, room, Audience::Everyone, &event);
+        }
+    }
+
+    fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode) {
+        if let Some(socket) = self.sockets.get(sid) {
+            let refused = ServerEvent::Refused(Refusal::new(event, code));
+            delivery::to_socket(&self.hub, &socket, &refused);
+        }
+    }
+
+    fn registrations(&self) -> Vec<Registration> {
+        self.hub.rooms.with(|rooms| {
+            rooms
+                .seats()
+                .map(|(room, sid, name, order, capacity)| Registration {
+                    room: room.clone(),
+                    sid: *sid,
+                    name: name.clone(),
+                    order,
+                    capacity,
+                })
+                .collect()
+        })
+    }
+}

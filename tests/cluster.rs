@@ -1,0 +1,727 @@
+//! Several signalroom instances on one real Redis (Debian's `redis-server`, started by each
+//! test on a port of its own): one room across instances in every respect (roster in join
+//! order with names, `otherjoin`, `message` in order, `bye`, `signal`, refusals, capacity under a
+//! join race, per-client limits), an instance killed or shut down, Redis restarted empty, a slow
+//! receiver on another instance, and the settings (prefix, password, unreachable Redis).
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::raw::{Frame, RawClient};
+use common::redis_server::RedisServer;
+use common::{health, spawn_binary, start_server_with, ServerProcess, TestClient, TestServer};
+use rust_socketio::TransportType;
+use serde_json::{json, Value};
+use signalroom::server::Config;
+
+/// Seconds of `--node-timeout` in these tests: heartbeats every 0.4 s.
+const NODE_TIMEOUT: u64 = 2;
+
+fn cluster_config(redis: &RedisServer) -> Config {
+    Config {
+        redis_url: Some(redis.url()),
+        node_timeout: NODE_TIMEOUT,
+        ..Config::default()
+    }
+}
+
+async fn instance(redis: &RedisServer) -> TestServer {
+    start_server_with(cluster_config(redis)).await
+}
+
+/// The real binary as a cluster instance, for tests that kill or signal it.
+fn binary_instance(
+    redis: &RedisServer,
+    node_timeout: u64,
+) -> (ServerProcess, std::net::SocketAddr) {
+    let url = redis.url();
+    let timeout = node_timeout.to_string();
+    let args = vec![
+        "--addr",
+        "127.0.0.1:0",
+        "--redis-url",
+        &url,
+        "--node-timeout",
+        &timeout,
+        "--log-file",
+        "",
+        "--log-level",
+        "info",
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    spawn_binary(&args)
+}
+
+/// Joins `room` with `options` (a name or `{name, capacity}`); returns (id, roster).
+async fn join_with(client: &mut TestClient, room: &str, options: Value) -> (String, Value) {
+    client.emit("join", vec![json!(room), options]).await;
+    let joined = client.expect("joined").await;
+    let roster = client.expect("roster").await;
+    assert_eq!(roster[0], json!(room));
+    (joined[1].as_str().unwrap().to_owned(), roster[1].clone())
+}
+
+fn peer(id: &str, name: &str) -> Value {
+    json!({"id": id, "name": name})
+}
+
+/// Waits until `check` holds for the instance's `/healthz`, for at most `within`.
+async fn until_health(
+    addr: std::net::SocketAddr,
+    within: Duration,
+    check: impl Fn(&Value) -> bool,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = health(addr).await;
+        if check(&answer) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health never became as expected: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn redis_is(state: &'static str) -> impl Fn(&Value) -> bool {
+    move |h| h["cluster"]["redis"] == json!(state)
+}
+
+/// Reads events for `quiet` and returns their names; the stream must then be silent.
+async fn names_until_quiet(client: &mut TestClient, quiet: Duration) -> Vec<String> {
+    let mut names = Vec::new();
+    while let Ok(Some((name, _))) = client.try_next(quiet).await {
+        names.push(name);
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_on_different_instances_share_one_room() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let mut ada = TestClient::connect(&a).await.watch_presence();
+    let mut bob = TestClient::connect(&b).await.watch_presence();
+    let mut cy = TestClient::connect(&a).await.watch_presence();
+    let mut dee = TestClient::connect_with(&b, TransportType::Polling)
+        .await
+        .watch_presence();
+    let mut eve = TestClient::connect(&b).await.watch_presence();
+
+    // Rosters in join order, with names, whichever instance each member is on.
+    let (ada_id, roster) = join_with(&mut ada, "call", json!("Ada")).await;
+    assert_eq!(roster, json!([]));
+    let (bob_id, roster) = join_with(&mut bob, "call", json!("Bob")).await;
+    assert_eq!(roster, json!([peer(&ada_id, "Ada")]));
+    assert_eq!(
+        ada.expect("otherjoin").await,
+        vec![json!("call"), json!(bob_id), json!("Bob")]
+    );
+    let (cy_id, roster) = join_with(&mut cy, "call", json!({"name": "Cy"})).await;
+    assert_eq!(roster, json!([peer(&ada_id, "Ada"), peer(&bob_id, "Bob")]));
+    for member in [&mut ada, &mut bob] {
+        assert_eq!(member.expect("otherjoin").await[1], json!(cy_id));
+    }
+    let (dee_id, roster) = join_with(&mut dee, "call", json!("Dee")).await;
+    assert_eq!(
+        roster,
+        json!([
+            peer(&ada_id, "Ada"),
+            peer(&bob_id, "Bob"),
+            peer(&cy_id, "Cy")
+        ])
+    );
+    for member in [&mut ada, &mut bob, &mut cy] {
+        assert_eq!(
+            member.expect("otherjoin").await,
+            vec![json!("call"), json!(dee_id), json!("Dee")]
+        );
+    }
+    join_with(&mut eve, "elsewhere", json!("Eve")).await;
+
+    // A message reaches every member on every instance, the sender included, with its id.
+    bob.emit("message", vec![json!("call"), json!("Bob:hi")])
+        .await;
+    for member in [&mut ada, &mut bob, &mut cy, &mut dee] {
+        assert_eq!(
+            member.expect("message").await,
+            vec![json!("call"), json!(bob_id), json!("Bob:hi")]
+        );
+    }
+
+    // A leave on B and a disconnect on A reach the other instance as `bye`.
+    dee.emit("leave", vec![json!("call")]).await;
+    assert_eq!(
+        dee.expect("leaved").await,
+        vec![json!("call"), json!(dee_id)]
+    );
+    for member in [&mut ada, &mut bob, &mut cy] {
+        assert_eq!(
+            member.expect("bye").await,
+            vec![json!("call"), json!(dee_id)]
+        );
+    }
+    cy.disconnect().await;
+    for member in [&mut ada, &mut bob] {
+        assert_eq!(
+            member.expect("bye").await,
+            vec![json!("call"), json!(cy_id)]
+        );
+    }
+    // The other room saw none of it.
+    eve.expect_quiet().await;
+
+    // Each instance's own figures, and Redis.
+    let (health_a, health_b) = (health(a.addr).await, health(b.addr).await);
+    assert_eq!(health_a["status"], json!("ok"));
+    assert_eq!(health_a["cluster"]["redis"], json!("up"));
+    assert_eq!(
+        (health_a["connections"].clone(), health_a["rooms"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(
+        (health_b["connections"].clone(), health_b["rooms"].clone()),
+        (json!(3), json!(2))
+    );
+    assert_ne!(health_a["cluster"]["node"], health_b["cluster"]["node"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_senders_messages_arrive_in_order_on_every_instance() {
+    const MESSAGES: u64 = 500;
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let mut clients = Vec::new();
+    for server in [&a, &b, &a, &b] {
+        let mut client = TestClient::connect(server).await;
+        client.join("stream").await;
+        clients.push(client);
+    }
+    let ids: Vec<String> = {
+        // Each client's id, from a message of its own.
+        let mut ids = Vec::new();
+        for i in 0..clients.len() {
+            clients[i]
+                .emit("message", vec![json!("stream"), json!("hello")])
+                .await;
+            let mut id = None;
+            for client in clients.iter_mut() {
+                let args = client.expect("message").await;
+                id = Some(args[1].as_str().unwrap().to_owned());
+            }
+            ids.push(id.unwrap());
+        }
+        ids
+    };
+    // The first two (one on each instance) send back to back, at the same time.
+    let (sender_a, sender_b) = {
+        let mut senders = clients.drain(..2);
+        (senders.next().unwrap(), senders.next().unwrap())
+    };
+    let send = |client: TestClient, tag: &'static str| {
+        tokio::spawn(async move {
+            for seq in 0..MESSAGES {
+                client
+                    .emit(
+                        "message",
+                        vec![json!("stream"), json!({"from": tag, "seq": seq})],
+                    )
+                    .await;
+            }
+            client
+        })
+    };
+    let (task_a, task_b) = (send(sender_a, "a"), send(sender_b, "b"));
+    let mut everyone = clients;
+    everyone.push(task_a.await.unwrap());
+    everyone.push(task_b.await.unwrap());
+    for client in everyone.iter_mut() {
+        let mut next = [0u64, 0u64];
+        while next != [MESSAGES, MESSAGES] {
+            let args = client.expect("message").await;
+            let data = &args[2];
+            let which = usize::from(data["from"] == json!("b"));
+            assert_eq!(args[1], json!(ids[which]), "the sender's id");
+            assert_eq!(
+                data["seq"],
+                json!(next[which]),
+                "out of order or missing: {data}"
+            );
+            next[which] += 1;
+        }
+        client.expect_quiet().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_reaches_only_its_peer_on_another_instance_in_order() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let mut ada = TestClient::connect(&a).await;
+    let mut bob = TestClient::connect(&b).await;
+    let mut cat = TestClient::connect(&b).await;
+    let mut eve = TestClient::connect(&b).await;
+    let (ada_id, _) = join_with(&mut ada, "call", json!("Ada")).await;
+    let (bob_id, _) = join_with(&mut bob, "call", json!("Bob")).await;
+    join_with(&mut cat, "call", json!("Cat")).await;
+    let (eve_id, _) = join_with(&mut eve, "other", json!("Eve")).await;
+
+    for i in 0..200 {
+        let candidate = json!({"type": "candidate", "candidate": {
+            "candidate": format!("candidate:{i} 1 udp 1 127.0.0.1 {} typ host", 10_000 + i),
+            "sdpMid": "0", "sdpMLineIndex": 0}});
+        ada.emit("signal", vec![json!("call"), json!(bob_id), candidate])
+            .await;
+    }
+    for i in 0..200 {
+        let args = bob.expect("signal").await;
+        assert_eq!((&args[0], &args[1]), (&json!("call"), &json!(ada_id)));
+        let line = args[2]["candidate"]["candidate"].as_str().unwrap();
+        assert!(line.starts_with(&format!("candidate:{i} ")), "{line}");
+    }
+    bob.emit(
+        "signal",
+        vec![
+            json!("call"),
+            json!(ada_id),
+            json!({"type": "answer", "sdp": "v=0"}),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ada.expect("signal").await[2],
+        json!({"type": "answer", "sdp": "v=0"})
+    );
+    cat.expect_quiet().await;
+
+    // The refusals hold across instances: a peer in another room, a room not joined.
+    let code = |args: Vec<Value>| args[0]["code"].clone();
+    ada.emit(
+        "signal",
+        vec![json!("call"), json!(eve_id), json!({"type": "hangup"})],
+    )
+    .await;
+    assert_eq!(code(ada.expect("refused").await), json!("unknown_peer"));
+    ada.emit(
+        "signal",
+        vec![json!("other"), json!(eve_id), json!({"type": "hangup"})],
+    )
+    .await;
+    assert_eq!(code(ada.expect("refused").await), json!("not_member"));
+    // A peer that just left: whether A has heard of it yet or B answers that it is gone, the
+    // sender is told; it also hears the peer leave, in either order.
+    bob.emit("leave", vec![json!("call")]).await;
+    ada.emit(
+        "signal",
+        vec![json!("call"), json!(bob_id), json!({"type": "hangup"})],
+    )
+    .await;
+    let mut heard = [ada.next().await, ada.next().await];
+    heard.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        heard[0],
+        ("bye".to_owned(), vec![json!("call"), json!(bob_id)])
+    );
+    assert_eq!(
+        (heard[1].0.as_str(), heard[1].1[0]["code"].clone()),
+        ("refused", json!("unknown_peer"))
+    );
+    eve.expect_quiet().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_is_exact_across_instances_under_a_join_race() {
+    const PER_INSTANCE: usize = 15;
+    let redis = RedisServer::start();
+    let two_seats = || Config {
+        room_capacity: 2,
+        ..cluster_config(&redis)
+    };
+    let (a, b) = (
+        start_server_with(two_seats()).await,
+        start_server_with(two_seats()).await,
+    );
+    let mut clients = Vec::new();
+    for _ in 0..PER_INSTANCE {
+        clients.push(RawClient::connect(a.addr).await);
+        clients.push(RawClient::connect(b.addr).await);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.emit("join", &[json!("duo")]).await;
+                loop {
+                    match client.next().await {
+                        Frame::Event(name, args) if name == "joined" || name == "full" => {
+                            assert_eq!(args, vec![json!("duo"), json!(client.id)]);
+                            return (name, client);
+                        }
+                        Frame::Event(name, _) if name == "otherjoin" => {}
+                        other => panic!("{other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    let mut keep = Vec::new();
+    for task in tasks {
+        let (answer, client) = task.await.unwrap();
+        answers.push(answer);
+        keep.push(client);
+    }
+    let inside = answers.iter().filter(|a| *a == "joined").count();
+    let full = answers.iter().filter(|a| *a == "full").count();
+    assert_eq!((inside, full), (2, 2 * PER_INSTANCE - 2), "{answers:?}");
+    let seats: usize = redis::cmd("ZCARD")
+        .arg("signalroom:members:duo")
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert_eq!(seats, 2);
+
+    // Once everyone is gone, Redis keeps no trace of the room.
+    drop(keep);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let keys = redis.keys("signalroom").await;
+        if keys == ["signalroom:epoch", "signalroom:nodes", "signalroom:seq"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {keys:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_per_client_hold_in_a_cluster() {
+    let redis = RedisServer::start();
+    let a = start_server_with(Config {
+        max_rooms_per_client: 2,
+        ..cluster_config(&redis)
+    })
+    .await;
+    let mut ada = TestClient::connect(&a).await;
+    ada.join("one").await;
+    ada.join("two").await;
+    ada.emit("join", vec![json!("three")]).await;
+    assert_eq!(
+        ada.expect("refused").await[0]["code"],
+        json!("too_many_rooms")
+    );
+    // A repeated join is not a new room.
+    ada.join("one").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instances_members_leave_their_rooms_within_the_node_timeout() {
+    let redis = RedisServer::start();
+    let a = instance(&redis).await;
+    let (mut b, b_addr) = binary_instance(&redis, NODE_TIMEOUT);
+    let mut bob = TestClient::connect_to(b_addr, TransportType::Websocket).await;
+    let (bob_id, _) = join_with(&mut bob, "call", json!("Bob")).await;
+    let mut ada = TestClient::connect(&a).await;
+    let (ada_id, roster) = join_with(&mut ada, "call", json!("Ada")).await;
+    assert_eq!(roster, json!([peer(&bob_id, "Bob")]));
+
+    let killed = Instant::now();
+    b.0.kill().unwrap();
+    let _ = b.0.wait();
+    assert_eq!(ada.expect("bye").await, vec![json!("call"), json!(bob_id)]);
+    // Its heartbeat expires after the timeout; the next heartbeat of A's frees its seats.
+    let waited = killed.elapsed();
+    assert!(
+        waited < Duration::from_secs(NODE_TIMEOUT + 2),
+        "took {waited:?}"
+    );
+
+    // No ghost: a newcomer sees only Ada, and Redis holds only A's members.
+    let mut cy = TestClient::connect(&a).await;
+    let (_, roster) = join_with(&mut cy, "call", json!("Cy")).await;
+    assert_eq!(roster, json!([peer(&ada_id, "Ada")]));
+    let nodes: Vec<String> = redis::cmd("ZRANGE")
+        .arg("signalroom:nodes")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        nodes,
+        vec![health(a.addr).await["cluster"]["node"]
+            .as_str()
+            .unwrap()
+            .to_owned()]
+    );
+    let keys = redis.keys("signalroom").await;
+    assert!(!keys.iter().any(|k| k.contains(&bob_id)), "{keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_shuts_down_leaves_its_rooms_at_once() {
+    let redis = RedisServer::start();
+    let a = instance(&redis).await;
+    // A long node timeout: the `bye` must come from the shutdown, not from the timeout.
+    let (b, b_addr) = binary_instance(&redis, 60);
+    let mut bob = TestClient::connect_to(b_addr, TransportType::Websocket).await;
+    let (bob_id, _) = join_with(&mut bob, "call", json!("Bob")).await;
+    let mut ada = TestClient::connect(&a).await;
+    join_with(&mut ada, "call", json!("Ada")).await;
+
+    let stopped = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &b.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(ada.expect("bye").await, vec![json!("call"), json!(bob_id)]);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    bob.expect("close").await;
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_empty_the_instances_register_their_members_again() {
+    let mut redis = RedisServer::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let mut ada = TestClient::connect(&a).await.watch_presence();
+    let mut bob = TestClient::connect(&b).await.watch_presence();
+    let mut cat = TestClient::connect(&a).await.watch_presence();
+    let mut dan = TestClient::connect(&a).await.watch_presence();
+    let (ada_id, _) = join_with(&mut ada, "duo", json!({"name": "Ada", "capacity": 2})).await;
+    let (bob_id, _) = join_with(&mut bob, "duo", json!("Bob")).await;
+    ada.expect("otherjoin").await;
+    let (cat_id, _) = join_with(&mut cat, "chat", json!("Cat")).await;
+    let (dan_id, _) = join_with(&mut dan, "chat", json!("Dan")).await;
+    cat.expect("otherjoin").await;
+
+    redis.kill();
+    until_health(a.addr, Duration::from_secs(5), redis_is("down")).await;
+    assert_eq!(health(a.addr).await["status"], json!("degraded"));
+
+    // Meanwhile: each instance serves its own members; what it cannot do is refused, clearly.
+    cat.emit("message", vec![json!("chat"), json!("still here")])
+        .await;
+    for member in [&mut cat, &mut dan] {
+        assert_eq!(member.expect("message").await[2], json!("still here"));
+    }
+    assert_eq!(
+        cat.expect("refused").await[0]["code"],
+        json!("cluster_unavailable")
+    );
+    let mut eve = TestClient::connect(&a).await;
+    eve.emit("join", vec![json!("new")]).await;
+    assert_eq!(
+        eve.expect("refused").await[0]["code"],
+        json!("cluster_unavailable")
+    );
+
+    redis.restart();
+    for server in [&a, &b] {
+        until_health(server.addr, Duration::from_secs(10), redis_is("up")).await;
+    }
+    // Registered again: rosters in the old join order, and the room's two seats still hold.
+    let mut fay = TestClient::connect(&b).await;
+    let (_, roster) = join_with(&mut fay, "chat", json!("Fay")).await;
+    assert_eq!(roster, json!([peer(&cat_id, "Cat"), peer(&dan_id, "Dan")]));
+    let mut gus = TestClient::connect(&b).await;
+    gus.emit("join", vec![json!("duo")]).await;
+    assert_eq!(gus.expect("full").await[0], json!("duo"));
+    // Chat across instances resumes.
+    ada.emit("message", vec![json!("duo"), json!("back")]).await;
+    for member in [&mut ada, &mut bob] {
+        assert_eq!(
+            member.expect("message").await,
+            vec![json!("duo"), json!(ada_id), json!("back")]
+        );
+    }
+    // No one was told that anyone left, or arrived again.
+    tokio::time::sleep(Duration::from_secs(NODE_TIMEOUT + 1)).await; // past the settling read
+    for (member, others) in [(&mut ada, 0), (&mut bob, 0), (&mut cat, 1), (&mut dan, 1)] {
+        let names = names_until_quiet(member, Duration::from_millis(300)).await;
+        // Cat and Dan see Fay arrive; no one sees a `bye`.
+        assert_eq!(names, vec!["otherjoin"; others], "{names:?}");
+    }
+    let _ = bob_id;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_receiver_on_another_instance_is_cut_off_and_the_others_miss_nothing() {
+    const MESSAGES: u64 = 3000;
+    let redis = RedisServer::start();
+    let a = start_server_with(Config {
+        event_rate: 0.0,
+        ..cluster_config(&redis)
+    })
+    .await;
+    let b = start_server_with(Config {
+        send_buffer: 64,
+        ..cluster_config(&redis)
+    })
+    .await;
+    let mut stalled = RawClient::connect(b.addr).await;
+    stalled.emit("join", &[json!("stream")]).await;
+    stalled.expect("joined").await;
+    stalled.expect("roster").await;
+    let mut sender = TestClient::connect(&a).await;
+    let mut watchers = [TestClient::connect(&a).await, TestClient::connect(&b).await];
+    sender.join("stream").await;
+    for watcher in watchers.iter_mut() {
+        watcher.join("stream").await;
+    }
+
+    let pad = "x".repeat(4096);
+    let mut byes = vec![None, None];
+    let mut next_seen = [0, 0];
+    for seq in 0..MESSAGES {
+        let data = json!({ "seq": seq, "pad": pad });
+        sender.emit("message", vec![json!("stream"), data]).await;
+        if seq % 50 == 49 || seq == MESSAGES - 1 {
+            while sender.next().await.1.get(2).map(|d| &d["seq"]) != Some(&json!(seq)) {}
+            for (i, watcher) in watchers.iter_mut().enumerate() {
+                while next_seen[i] <= seq {
+                    let (name, args) = watcher.next().await;
+                    match name.as_str() {
+                        "message" => {
+                            assert_eq!(
+                                args[2]["seq"],
+                                json!(next_seen[i]),
+                                "watcher {i} saw a gap"
+                            );
+                            next_seen[i] += 1;
+                        }
+                        "bye" => byes[i] = Some(args),
+                        other => panic!("watcher {i} got {other}"),
+                    }
+                }
+            }
+        }
+    }
+    for bye in byes {
+        assert_eq!(
+            bye,
+            Some(vec![json!("stream"), json!(stalled.id)]),
+            "told it left"
+        );
+    }
+    let mut received = 0;
+    loop {
+        match stalled.next().await {
+            Frame::Event(name, args) if name == "message" => {
+                assert_eq!(args[2]["seq"], json!(received), "gap in the stalled stream");
+                received += 1;
+            }
+            Frame::Event(name, _) if name == "otherjoin" => {}
+            Frame::Event(name, args) if name == "closing" => {
+                assert_eq!(args[0]["code"], json!("slow_receiver"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(received < MESSAGES, "the stalled client was never cut off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefixes_keep_deployments_on_one_redis_apart() {
+    let redis = RedisServer::start();
+    let with_prefix = |prefix: &str| Config {
+        redis_prefix: prefix.to_owned(),
+        ..cluster_config(&redis)
+    };
+    let (a, b) = (
+        start_server_with(with_prefix("blue")).await,
+        start_server_with(with_prefix("green")).await,
+    );
+    let mut ada = TestClient::connect(&a).await.watch_presence();
+    let mut bob = TestClient::connect(&b).await.watch_presence();
+    join_with(&mut ada, "call", json!("Ada")).await;
+    let (_, roster) = join_with(&mut bob, "call", json!("Bob")).await;
+    assert_eq!(roster, json!([]));
+    bob.emit("message", vec![json!("call"), json!("hi")]).await;
+    bob.expect("message").await;
+    ada.expect_quiet().await;
+    let keys = redis.keys("blue").await;
+    assert!(keys.contains(&"blue:members:call".to_owned()), "{keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_the_url_is_used_and_a_wrong_one_fails_startup() {
+    let redis = RedisServer::start_with(&["--requirepass", "s3cret"]);
+    let url = format!("redis://:s3cret@127.0.0.1:{}", redis.port());
+    let a = start_server_with(Config {
+        redis_url: Some(url),
+        ..cluster_config(&redis)
+    })
+    .await;
+    let mut ada = TestClient::connect(&a).await;
+    ada.join("call").await;
+    until_health(a.addr, Duration::from_secs(2), redis_is("up")).await;
+
+    let wrong = format!("redis://:nope@127.0.0.1:{}", redis.port());
+    let (code, stderr) = failed_startup(&wrong);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains(&format!("cannot use Redis at 127.0.0.1:{}", redis.port())),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret") && !stderr.contains("nope"),
+        "no password in: {stderr}"
+    );
+}
+
+#[test]
+fn startup_with_an_unreachable_or_invalid_redis_fails_with_one_clear_line() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let started = Instant::now();
+    let (code, stderr) = failed_startup(&format!("redis://127.0.0.1:{port}"));
+    assert_ne!(code, Some(0));
+    assert!(started.elapsed() < Duration::from_secs(15), "it hung");
+    assert!(
+        stderr.contains(&format!("cannot use Redis at 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let (code, stderr) = failed_startup("http://example.com");
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("invalid --redis-url"), "{stderr}");
+}
+
+/// Runs the binary with `--redis-url url`, expecting it to stop; its exit code and stderr.
+fn failed_startup(url: &str) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_signalroom"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log-file",
+            "",
+            "--log-level",
+            "off",
+            "--redis-url",
+            url,
+        ])
+        .output()
+        .expect("run signalroom");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
