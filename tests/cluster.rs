@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::raw::{Frame, RawClient};
 use common::redis_server::RedisServer;
-use common::{health, spawn_binary, start_server_with, ServerProcess, TestClient, TestServer};
+use common::{
+    health, spawn_binary, spawn_binary_with_env, start_server_with, ServerProcess, TestClient,
+    TestServer,
+};
 use rust_socketio::TransportType;
 use serde_json::{json, Value};
 use signalroom::server::Config;
@@ -705,8 +708,67 @@ fn startup_with_an_unreachable_or_invalid_redis_fails_with_one_clear_line() {
     assert!(stderr.contains("invalid --redis-url"), "{stderr}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_urls_connect_over_tls_to_a_trusted_redis_only() {
+    let dir = std::env::temp_dir().join(format!("signalroom-rediss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("redis.pem"),
+        dir.join("redis.key"),
+    );
+    let (ca_pem, cert_pem, key_pem) = certificates_for_loopback();
+    std::fs::write(&ca, ca_pem).unwrap();
+    std::fs::write(&cert, cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let redis = RedisServer::start_tls(&cert, &key);
+    let url = format!("rediss://127.0.0.1:{}", redis.port());
+
+    // Trusting the test's CA, as an operator adds theirs to the system's store.
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--log-file",
+        "",
+        "--log-level",
+        "info",
+        "--redis-url",
+        &url,
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (_instance, addr) = spawn_binary_with_env(&args, &[("SSL_CERT_FILE", ca.as_os_str())]);
+    let mut ada = TestClient::connect_to(addr, TransportType::Websocket).await;
+    ada.join("call").await;
+    assert_eq!(health(addr).await["cluster"]["redis"], json!("up"));
+
+    // A certificate it does not trust: refused at startup, saying so.
+    let (code, stderr) = failed_startup_with_env(&url, &[("SSL_CERT_FILE", cert.as_os_str())]);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("cannot use Redis") && stderr.contains("certificate"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A CA, and a certificate it signed for 127.0.0.1 with that certificate's key: PEM each.
+fn certificates_for_loopback() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
 /// Runs the binary with `--redis-url url`, expecting it to stop; its exit code and stderr.
 fn failed_startup(url: &str) -> (Option<i32>, String) {
+    failed_startup_with_env(url, &[])
+}
+
+fn failed_startup_with_env(url: &str, env: &[(&str, &std::ffi::OsStr)]) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_signalroom"))
         .args([
             "--addr",
@@ -718,6 +780,7 @@ fn failed_startup(url: &str) -> (Option<i32>, String) {
             "--redis-url",
             url,
         ])
+        .envs(env.iter().copied())
         .output()
         .expect("run signalroom");
     (

@@ -209,9 +209,18 @@ pub async fn health(addr: SocketAddr) -> Value {
 /// returns it with the address it bound, read from its "listening" log line (so the log level
 /// must be `info` or lower).
 pub fn spawn_binary(args: &[&std::ffi::OsStr]) -> (ServerProcess, SocketAddr) {
+    spawn_binary_with_env(args, &[])
+}
+
+/// As [`spawn_binary`], with these environment variables set.
+pub fn spawn_binary_with_env(
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (ServerProcess, SocketAddr) {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signalroom"))
         .args(args)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start signalroom");

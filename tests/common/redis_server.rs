@@ -3,6 +3,7 @@
 //! killed when dropped.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,10 +20,34 @@ impl RedisServer {
 
     /// With more `redis-server` arguments, e.g. `["--requirepass", "secret"]`.
     pub fn start_with(extra: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        Self::start_on(free_port(), extra)
+    }
+
+    /// TLS only (`rediss://`), with this certificate and key (PEM files); clients need no
+    /// certificate of their own.
+    pub fn start_tls(cert: &Path, key: &Path) -> Self {
+        let port = free_port();
+        let tls_port = port.to_string();
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        Self::start_on(
+            port,
+            &[
+                "--port",
+                "0",
+                "--tls-port",
+                &tls_port,
+                "--tls-cert-file",
+                cert,
+                "--tls-key-file",
+                key,
+                "--tls-auth-clients",
+                "no",
+            ],
+        )
+    }
+
+    /// `extra` comes after the defaults, so it may override them.
+    fn start_on(port: u16, extra: &[&str]) -> Self {
         let mut server = Self {
             port,
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -93,6 +118,13 @@ impl RedisServer {
         keys.sort();
         keys
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl Drop for RedisServer {
