@@ -46,25 +46,42 @@ scripts/fuzz.sh
 step "release build"
 cargo leptos build --release --precompress
 
-port=${SIGNALROOM_TEST_PORT:-9985}
-step "starting signalroom on 127.0.0.1:$port"
-target/release/signalroom --addr "127.0.0.1:$port" --log-file target/test-server.log --log-level warn &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$port/" >/dev/null && break
-  kill -0 $server 2>/dev/null || { echo "the server exited" >&2; exit 1; }
-  sleep 0.2
-done
-export SIGNALROOM_URL="http://127.0.0.1:$port"
+# serve NAME PORT [flags...]: a release server on 127.0.0.1:PORT, logging to target/NAME.log;
+# returns once it answers.
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+serve() {
+  local name=$1 port=$2; shift 2
+  target/release/signalroom --addr "127.0.0.1:$port" --log-file "target/$name.log" --log-level warn "$@" &
+  pids+=($!)
+  for _ in $(seq 50); do
+    curl -sf "http://127.0.0.1:$port/" >/dev/null && return
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "$name exited" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "$name did not answer" >&2; exit 1
+}
 
-step "Socket.IO client compatibility (socket.io-client 2.x and 4.x)"
+# One signalroom alone, as the tutorial's server, and a cluster of two on a Redis of their own.
+port=${SIGNALROOM_TEST_PORT:-9985}
+redis_port=$((port + 4))
+step "starting signalroom on 127.0.0.1:$port, and two instances on a Redis at 127.0.0.1:$redis_port"
+serve test-server "$port"
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no >target/test-redis.log 2>&1 &
+pids+=($!)
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
+serve test-cluster-a $((port + 2)) --redis-url "redis://127.0.0.1:$redis_port"
+serve test-cluster-b $((port + 3)) --redis-url "redis://127.0.0.1:$redis_port"
+export SIGNALROOM_URL="http://127.0.0.1:$port"
+export SIGNALROOM_CLUSTER_URLS="http://127.0.0.1:$((port + 2)),http://127.0.0.1:$((port + 3))"
+
+step "Socket.IO client compatibility (socket.io-client 2.x and 4.x, alone and across instances)"
 (cd end2end && node --test compat/)
 
 step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
 
-kill $server 2>/dev/null || true
+kill "${pids[@]}" 2>/dev/null || true
 
 if [ -z "${SIGNALROOM_SKIP_BENCH:-}" ]; then
   step "benchmark, quick mode (keeps scripts/bench.sh working; numbers: docs/benchmarks.md)"

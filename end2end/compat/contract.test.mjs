@@ -1,94 +1,19 @@
 // The tutorial's wire contract, spoken by the Socket.IO clients real users have: socket.io-client
 // 2.x (what the tutorial's page loads) and 4.x, over each transport, against a running server.
 // SIGNALROOM_URL says where (scripts/test.sh starts the server and sets it).
-import { test, describe, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import io2 from 'socket.io-client-v2';
-import { io as io4 } from 'socket.io-client-v4';
+import { CALL_EVENTS, client as connect, flavours, freshRoom } from './client.mjs';
 
 const URL = process.env.SIGNALROOM_URL ?? 'http://127.0.0.1:9980';
-const EVENTS = ['joined', 'leaved', 'bye', 'message', 'refused'];
-// The signaling additions; clients that listen only to EVENTS never notice them.
-const CALL_EVENTS = [...EVENTS, 'roster', 'otherjoin', 'full', 'signal', 'ice_servers'];
-const WAIT_MS = 10_000;
+const client = (flavour, events) => connect(flavour, URL, events);
 
-const flavours = {
-  'socket.io-client 2.x, polling then websocket': () => io2(URL, { forceNew: true, reconnection: false }),
-  'socket.io-client 2.x, websocket': () =>
-    io2(URL, { forceNew: true, reconnection: false, transports: ['websocket'] }),
-  'socket.io-client 4.x, polling then websocket': () => io4(URL, { forceNew: true, reconnection: false }),
-  'socket.io-client 4.x, websocket': () =>
-    io4(URL, { forceNew: true, reconnection: false, transports: ['websocket'] }),
-  'socket.io-client 4.x, polling': () =>
-    io4(URL, { forceNew: true, reconnection: false, transports: ['polling'] }),
-};
-
-const open = new Set();
-after(() => open.forEach((s) => s.close()));
-
-/** A connected client that records every event in `events` in arrival order. */
-async function client(make, events = EVENTS) {
-  const socket = make();
-  open.add(socket);
-  const queue = [];
-  let waiter = null;
-  for (const name of events) {
-    socket.on(name, (...args) => {
-      queue.push({ name, args });
-      if (waiter) waiter();
-    });
-  }
-  await new Promise((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  const next = async () => {
-    const deadline = Date.now() + WAIT_MS;
-    while (queue.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('timed out waiting for an event');
-      await new Promise((resolve) => {
-        waiter = resolve;
-        setTimeout(resolve, left);
-      });
-      waiter = null;
-    }
-    return queue.shift();
-  };
-  return {
-    socket,
-    emit: (...args) => socket.emit(...args),
-    async expect(name) {
-      const event = await next();
-      assert.equal(event.name, name, `expected ${name}, got ${JSON.stringify(event)}`);
-      return event.args;
-    },
-    async quiet(ms = 300) {
-      await new Promise((resolve) => setTimeout(resolve, ms));
-      assert.deepEqual(queue, [], 'expected no further events');
-    },
-    async join(room) {
-      socket.emit('join', room);
-      const [joinedRoom, id] = await this.expect('joined');
-      assert.equal(joinedRoom, room);
-      return id;
-    },
-    close() {
-      socket.close();
-      open.delete(socket);
-    },
-  };
-}
-
-let roomSeq = 0;
-const freshRoom = () => `compat-${process.pid}-${roomSeq++}`;
-
-for (const [flavour, make] of Object.entries(flavours)) {
+for (const flavour of Object.keys(flavours)) {
   describe(flavour, () => {
     test('join, message to all (sender included), leave with bye and leaved', async () => {
       const room = freshRoom();
-      const alice = await client(make);
-      const bob = await client(make);
+      const alice = await client(flavour);
+      const bob = await client(flavour);
       const aliceId = await alice.join(room);
       const bobId = await bob.join(room);
       assert.notEqual(aliceId, bobId);
@@ -108,8 +33,8 @@ for (const [flavour, make] of Object.entries(flavours)) {
 
     test('rooms are isolated', async () => {
       const [roomA, roomB] = [freshRoom(), freshRoom()];
-      const alice = await client(make);
-      const carol = await client(make);
+      const alice = await client(flavour);
+      const carol = await client(flavour);
       await alice.join(roomA);
       await carol.join(roomB);
       alice.emit('message', roomA, 'only for A');
@@ -121,8 +46,8 @@ for (const [flavour, make] of Object.entries(flavours)) {
 
     test('a disconnect without leave says bye to the room', async () => {
       const room = freshRoom();
-      const alice = await client(make);
-      const bob = await client(make);
+      const alice = await client(flavour);
+      const bob = await client(flavour);
       const aliceId = await alice.join(room);
       await bob.join(room);
       alice.close();
@@ -132,8 +57,8 @@ for (const [flavour, make] of Object.entries(flavours)) {
 
     test('500 back-to-back messages arrive complete and in order', async () => {
       const room = freshRoom();
-      const sender = await client(make);
-      const receiver = await client(make);
+      const sender = await client(flavour);
+      const receiver = await client(flavour);
       const senderId = await sender.join(room);
       await receiver.join(room);
       for (let i = 0; i < 500; i++) sender.emit('message', room, `m${i}`);
@@ -147,7 +72,7 @@ for (const [flavour, make] of Object.entries(flavours)) {
     });
 
     test('a bad event is refused and the connection keeps working', async () => {
-      const alice = await client(make);
+      const alice = await client(flavour);
       alice.emit('join', ['not', 'a', 'string']);
       const [refusal] = await alice.expect('refused');
       assert.equal(refusal.event, 'join');
@@ -160,8 +85,8 @@ for (const [flavour, make] of Object.entries(flavours)) {
 
 test('2.x and 4.x clients chat in one room', async () => {
   const room = freshRoom();
-  const old = await client(flavours['socket.io-client 2.x, polling then websocket']);
-  const modern = await client(flavours['socket.io-client 4.x, websocket']);
+  const old = await client('socket.io-client 2.x, polling then websocket');
+  const modern = await client('socket.io-client 4.x, websocket');
   const oldId = await old.join(room);
   const modernId = await modern.join(room);
   old.emit('message', room, 'from 2.x');
@@ -176,9 +101,9 @@ test('2.x and 4.x clients chat in one room', async () => {
 
 test('2.x and 4.x clients signal a call: names, otherjoin, full, directed signals', async () => {
   const room = freshRoom();
-  const old = await client(flavours['socket.io-client 2.x, polling then websocket'], CALL_EVENTS);
-  const modern = await client(flavours['socket.io-client 4.x, websocket'], CALL_EVENTS);
-  const third = await client(flavours['socket.io-client 2.x, websocket'], CALL_EVENTS);
+  const old = await client('socket.io-client 2.x, polling then websocket', CALL_EVENTS);
+  const modern = await client('socket.io-client 4.x, websocket', CALL_EVENTS);
+  const third = await client('socket.io-client 2.x, websocket', CALL_EVENTS);
 
   old.emit('join', room, { name: 'Old', capacity: 2 });
   const [, oldId] = await old.expect('joined');

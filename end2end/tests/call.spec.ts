@@ -1,34 +1,8 @@
 import { type Page } from '@playwright/test';
-import { test, expect, freshRoom, join } from './fixtures';
+import { test, expect, expectRemoteVideos, freshRoom, join, remoteTiles, startCall } from './fixtures';
 
 // Chromium runs with a fake camera and microphone (see playwright.config.ts), so these are real
 // WebRTC calls between browser contexts on loopback, signaled through signalroom.
-
-const remoteTiles = (page: Page) => page.locator('#videos .tile:not([data-peer="local"])');
-
-/** `page` shows `count` remote videos, each connected and playing (frames arrive, time runs). */
-async function expectRemoteVideos(page: Page, count: number) {
-  const tiles = remoteTiles(page);
-  await expect(tiles).toHaveCount(count, { timeout: 30_000 });
-  for (let i = 0; i < count; i++) {
-    const tile = tiles.nth(i);
-    await expect(tile).toHaveAttribute('data-state', 'connected', { timeout: 30_000 });
-    const video = tile.locator('video');
-    await expect
-      .poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 30_000 })
-      .toBeGreaterThan(0);
-    const start = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
-    await expect
-      .poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 })
-      .toBeGreaterThan(start);
-  }
-}
-
-async function startCall(page: Page) {
-  await page.click('#start-call');
-  await expect(page.locator('#videos .tile[data-peer="local"]')).toBeVisible();
-  await expect(page.locator('#hang-up')).toBeEnabled();
-}
 
 /** Alice and Bob in a fresh room, both having started the call. */
 async function callOfTwo(open: (opts: { name: string; room: string }) => Promise<Page>) {

@@ -1,13 +1,5 @@
 import { type Page } from '@playwright/test';
-import { test, expect, freshRoom, join } from './fixtures';
-
-async function say(page: Page, text: string) {
-  await page.fill('#input', text);
-  await page.click('#send');
-}
-
-const lines = async (page: Page) =>
-  (await page.locator('#output').inputValue()).split('\n').filter((line) => line !== '');
+import { test, expect, freshRoom, join, lines, say } from './fixtures';
 
 async function expectButtons(page: Page, state: 'idle' | 'joined') {
   const joined = state === 'joined';

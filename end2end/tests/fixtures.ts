@@ -4,6 +4,8 @@ import { test as base, expect, type Browser, type Page } from '@playwright/test'
 type OpenOptions = {
   name?: string;
   room?: string;
+  /** Where the page comes from (it connects to that server); the configured base URL if unset. */
+  url?: string;
   /** Runs in the page before any of its own scripts. */
   init?: () => void;
 };
@@ -12,7 +14,7 @@ export const test = base.extend<{ open: (opts?: OpenOptions) => Promise<Page> }>
   open: async ({ browser }, use) => {
     const problems: string[] = [];
     const contexts: Awaited<ReturnType<Browser['newContext']>>[] = [];
-    await use(async ({ name, room, init } = {}) => {
+    await use(async ({ name, room, url, init } = {}) => {
       const context = await browser.newContext();
       contexts.push(context);
       if (init) await context.addInitScript(init);
@@ -21,7 +23,7 @@ export const test = base.extend<{ open: (opts?: OpenOptions) => Promise<Page> }>
         if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
       });
       page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-      await page.goto('/');
+      await page.goto(url ?? '/');
       await expect(page.locator('.chat[data-hydrated="true"]')).toBeVisible();
       if (name !== undefined) await page.fill('#username', name);
       if (room !== undefined) await page.fill('#room', room);
@@ -38,6 +40,41 @@ export const freshRoom = () => `e2e-${Date.now()}-${seq++}`;
 export async function join(page: Page) {
   await page.click('#connect');
   await expect(page.locator('#leave')).toBeEnabled();
+}
+
+export async function say(page: Page, text: string) {
+  await page.fill('#input', text);
+  await page.click('#send');
+}
+
+/** The chat output's lines. */
+export const lines = async (page: Page) =>
+  (await page.locator('#output').inputValue()).split('\n').filter((line) => line !== '');
+
+export const remoteTiles = (page: Page) => page.locator('#videos .tile:not([data-peer="local"])');
+
+/** `page` shows `count` remote videos, each connected and playing (frames arrive, time runs). */
+export async function expectRemoteVideos(page: Page, count: number) {
+  const tiles = remoteTiles(page);
+  await expect(tiles).toHaveCount(count, { timeout: 30_000 });
+  for (let i = 0; i < count; i++) {
+    const tile = tiles.nth(i);
+    await expect(tile).toHaveAttribute('data-state', 'connected', { timeout: 30_000 });
+    const video = tile.locator('video');
+    await expect
+      .poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    const start = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
+    await expect
+      .poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 })
+      .toBeGreaterThan(start);
+  }
+}
+
+export async function startCall(page: Page) {
+  await page.click('#start-call');
+  await expect(page.locator('#videos .tile[data-peer="local"]')).toBeVisible();
+  await expect(page.locator('#hang-up')).toBeEnabled();
 }
 
 export { expect };

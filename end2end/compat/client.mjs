@@ -1,0 +1,85 @@
+// Socket.IO clients as real users have them, for the compatibility suites: socket.io-client 2.x
+// (what the tutorial's page loads) and 4.x over each transport, each recording its events.
+import { after } from 'node:test';
+import assert from 'node:assert/strict';
+import io2 from 'socket.io-client-v2';
+import { io as io4 } from 'socket.io-client-v4';
+
+export const EVENTS = ['joined', 'leaved', 'bye', 'message', 'refused'];
+// The signaling additions; clients that listen only to EVENTS never notice them.
+export const CALL_EVENTS = [...EVENTS, 'roster', 'otherjoin', 'full', 'signal', 'ice_servers'];
+const WAIT_MS = 10_000;
+
+/** Each flavour of client, as a function of the server's URL. */
+export const flavours = {
+  'socket.io-client 2.x, polling then websocket': (url) => io2(url, { forceNew: true, reconnection: false }),
+  'socket.io-client 2.x, websocket': (url) =>
+    io2(url, { forceNew: true, reconnection: false, transports: ['websocket'] }),
+  'socket.io-client 4.x, polling then websocket': (url) => io4(url, { forceNew: true, reconnection: false }),
+  'socket.io-client 4.x, websocket': (url) =>
+    io4(url, { forceNew: true, reconnection: false, transports: ['websocket'] }),
+  'socket.io-client 4.x, polling': (url) =>
+    io4(url, { forceNew: true, reconnection: false, transports: ['polling'] }),
+};
+
+const open = new Set();
+after(() => open.forEach((s) => s.close()));
+
+/** A client of `flavour` connected to `url`, recording every event in `events` in arrival order. */
+export async function client(flavour, url, events = EVENTS) {
+  const socket = flavours[flavour](url);
+  open.add(socket);
+  const queue = [];
+  let waiter = null;
+  for (const name of events) {
+    socket.on(name, (...args) => {
+      queue.push({ name, args });
+      if (waiter) waiter();
+    });
+  }
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  const next = async () => {
+    const deadline = Date.now() + WAIT_MS;
+    while (queue.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('timed out waiting for an event');
+      await new Promise((resolve) => {
+        waiter = resolve;
+        setTimeout(resolve, left);
+      });
+      waiter = null;
+    }
+    return queue.shift();
+  };
+  return {
+    socket,
+    emit: (...args) => socket.emit(...args),
+    async expect(name) {
+      const event = await next();
+      assert.equal(event.name, name, `expected ${name}, got ${JSON.stringify(event)}`);
+      return event.args;
+    },
+    async quiet(ms = 300) {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      assert.deepEqual(queue, [], 'expected no further events');
+    },
+    async join(room) {
+      socket.emit('join', room);
+      const [joinedRoom, id] = await this.expect('joined');
+      assert.equal(joinedRoom, room);
+      return id;
+    },
+    close() {
+      socket.close();
+      open.delete(socket);
+    },
+  };
+}
+
+
+let roomSeq = 0;
+/** A room name no other test uses. */
+export const freshRoom = () => `compat-${process.pid}-${roomSeq++}`;
