@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark: signalroom against the tutorial's server on Node (bench/node), side by side
-# on this machine, on loopback. Usage: scripts/bench.sh [quick|full]
+# on this machine, on loopback. Usage: scripts/bench.sh [quick|full|cluster|cluster-quick]
 #   quick (about a minute): 3 rounds of short runs, 500 connections;
 #   full (a few minutes, the README's numbers): 5 rounds of longer runs, an offered-load sweep
 #     for the chart, and 20,000 connections held by one signalroom (or as many as the
 #     open-files limit allows).
-# Both modes also time the page's hydration in headless Chromium (if installed) and report
+#   cluster (a few minutes): two signalroom instances on one Redis against two Node servers with
+#     @socket.io/redis-adapter on one Redis, clients spread so every room has members on both
+#     (every message crosses); CPU and memory are the instances' and Redis's together. Also one
+#     signalroom alone at the same fixed load, for the latency that crossing adds.
+#   cluster-quick (about a minute): the same, short, to keep it working.
+# quick and full also time the page's hydration in headless Chromium (if installed) and report
 # the bundle's brotli size.
 # Each round starts fresh servers and runs the same scenarios against each in alternation;
 # results go to target/bench/<time>/results.jsonl, then `loadgen report` prints the medians and
@@ -18,7 +23,9 @@ mode=${1:-quick}
 case $mode in
   quick) rounds=3; secs=1; conns=500; churn_secs=1; sweep=""; hold=0 ;;
   full) rounds=5; secs=4; conns=5000; churn_secs=3; sweep="0.25 0.5 1 1.5 2 3"; hold=20000 ;;
-  *) echo "usage: $0 [quick|full]" >&2; exit 2 ;;
+  cluster) rounds=5; secs=4; conns=5000; hold=0 ;;
+  cluster-quick) rounds=2; secs=1; conns=500; hold=0 ;;
+  *) echo "usage: $0 [quick|full|cluster|cluster-quick]" >&2; exit 2 ;;
 esac
 rooms=10 members=10
 server_bin=${SIGNALROOM_BIN:-target/release/signalroom}
@@ -42,36 +49,98 @@ fi
 out=target/bench/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 results=$out/results.jsonl
-server_pid=""
+# What runs now: the processes whose CPU and memory count, and the addresses clients use.
+pids=()
+addrs=()
 port=0
 
-start() { # start KIND PORT [signalroom's extra flags...]
-  local kind=$1
-  port=$2; shift 2
+# instance KIND PORT [REDIS_URL [signalroom's extra flags...]]: one server, in the background.
+instance() {
+  local kind=$1 port=$2 redis=${3:-}; shift $(($# < 3 ? $# : 3))
+  local cluster=()
+  [ -n "$redis" ] && cluster=(--redis-url "$redis")
   case $kind in
     # The per-client event-rate limit would refuse the closed loop's bursts; logging is at the
     # level an operator would run (no per-event lines), as for Node.
     signalroom) "$server_bin" --addr "127.0.0.1:$port" --log-file "" --log-level warn \
-                  --event-rate 0 --max-connections 100000 "$@" >"$out/$kind.log" 2>&1 & ;;
-    node) node bench/node/server.js "$port" >"$out/$kind.log" 2>&1 & ;;
+                  --event-rate 0 --max-connections 100000 "${cluster[@]}" "$@" >>"$out/$kind.log" 2>&1 & ;;
+    node) node bench/node/server.js "$port" $redis >>"$out/$kind.log" 2>&1 & ;;
   esac
-  server_pid=$!
+  pids+=($!)
+  addrs+=("127.0.0.1:$port")
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/socket.io/?EIO=4&transport=polling" >/dev/null && return
     sleep 0.1
   done
   echo "$kind did not start" >&2; exit 1
 }
-stop() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+start() { # start KIND PORT [signalroom's extra flags...]: one server alone
+  local kind=$1
+  port=$2; shift 2
+  instance "$kind" "$port" "" "$@"
+}
+start_cluster() { # start_cluster KIND: a fresh Redis on 9993 and two instances on 9991, 9992
+  redis-server --bind 127.0.0.1 --port 9993 --save '' --appendonly no >>"$out/redis.log" 2>&1 &
+  pids+=($!)
+  until redis-cli -p 9993 ping >/dev/null 2>&1; do sleep 0.05; done
+  instance "$1" 9991 redis://127.0.0.1:9993
+  instance "$1" 9992 redis://127.0.0.1:9993
+}
+stop() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  pids=()
+  addrs=()
+}
 trap stop EXIT
 
 load() { # load KIND TAG SCENARIO ARGS...
   local kind=$1 tag=$2; shift 2
-  target/release/loadgen --addr "127.0.0.1:$port" --pid "$server_pid" --label "$kind" --tag "$tag" "$@" \
+  target/release/loadgen "${addrs[@]/#/--addr=}" "${pids[@]/#/--pid=}" --label "$kind" --tag "$tag" "$@" \
     | tee -a "$results" | cut -c1-160
 }
 
 fanout=(fanout --rooms $rooms --members $members --size 100 --duration $secs)
+# fixed_from_last: the fixed load, half of the last run's saturated message rate.
+fixed_from_last() {
+  local deliveries
+  deliveries=$(tail -1 "$results" | sed -E 's/.*"deliveries_per_s":([0-9.]+).*/\1/')
+  awk -v d="$deliveries" -v m=$members 'BEGIN { printf "%.0f", d / m / 2 }'
+}
+
+if [[ $mode == cluster* ]]; then
+  command -v redis-server >/dev/null || { echo "bench: the cluster modes need Debian's redis-server" >&2; exit 1; }
+  fixed=""
+  for round in $(seq "$rounds"); do
+    if [ $((round % 2)) = 1 ]; then order="node signalroom"; else order="signalroom node"; fi
+    for kind in $order; do
+      echo "== cluster round $round/$rounds: $kind, two instances on one Redis"
+      start_cluster "$kind"
+      load "$kind" cluster-connections connections --count "$conns" --hold 1
+      stop; start_cluster "$kind"
+      load "$kind" cluster-saturation "${fanout[@]}"
+      if [ "$kind" = node ] && [ -z "$fixed" ]; then
+        fixed=$(fixed_from_last)
+        echo "   fixed load: $fixed messages/s (half of Node's cluster saturation)"
+      fi
+      stop
+    done
+    for kind in $order; do
+      start_cluster "$kind"
+      load "$kind" cluster-fixed "${fanout[@]}" --rate "$fixed"
+      stop
+    done
+    # One signalroom alone at the same load: what crossing instances adds to latency.
+    start signalroom 9990
+    load signalroom cluster-single "${fanout[@]}" --rate "$fixed"
+    stop
+  done
+  echo
+  target/release/loadgen report "$results" | tee "$out/report.md"
+  echo "results: $results"
+  exit 0
+fi
+
 node_saturation=""
 for round in $(seq "$rounds"); do
   # Alternate which server goes first, so neither always runs on a warmer machine.
@@ -84,8 +153,8 @@ for round in $(seq "$rounds"); do
     load "$kind" saturation "${fanout[@]}"
     if [ "$kind" = node ] && [ -z "$node_saturation" ]; then
       # The fixed load: half of Node's saturated message rate, measured in its first round.
-      node_saturation=$(tail -1 "$results" | sed -E 's/.*"deliveries_per_s":([0-9.]+).*/\1/')
-      fixed=$(awk -v d="$node_saturation" -v m=$members 'BEGIN { printf "%.0f", d / m / 2 }')
+      node_saturation=yes
+      fixed=$(fixed_from_last)
       echo "   fixed load: $fixed messages/s (half of Node's saturation)"
     fi
     load "$kind" churn churn --workers 20 --duration $churn_secs

@@ -16,7 +16,6 @@ mod wire;
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
@@ -26,15 +25,17 @@ use wire::Eio;
 #[derive(Parser)]
 #[command(about = "Load generator for Socket.IO chat/signaling servers")]
 struct Args {
-    /// Server address (host:port).
-    #[arg(long, default_value = "127.0.0.1:9980")]
-    addr: String,
+    /// Server address (host:port). Given more than once (a cluster's instances), client `i`
+    /// connects to the `i`-th modulo their number, so every room has members on each.
+    #[arg(long, default_values_t = ["127.0.0.1:9980".to_owned()])]
+    addr: Vec<String>,
     /// Engine.IO protocol: 4 (socket.io-client 3+) or 3 (socket.io-client 2.x).
     #[arg(long, value_enum, default_value = "4")]
     eio: Eio,
-    /// The server's process id, for its CPU time and memory (required by every scenario).
+    /// The server's process id, for its CPU time and memory (required by every scenario). Given
+    /// more than once (a cluster's instances and its Redis), their figures are summed.
     #[arg(long)]
-    pid: Option<u32>,
+    pid: Vec<u32>,
     /// A name for the server, copied into the result.
     #[arg(long, default_value = "server")]
     label: String,
@@ -97,12 +98,14 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    anyhow::ensure!(
+        !args.pid.is_empty(),
+        "--pid is required: the server's process id, whose CPU time and memory are reported"
+    );
     let target = Target {
-        addr: args.addr.clone(),
+        addrs: args.addr.clone(),
         eio: args.eio,
-        server: procfs::Watched::new(args.pid.context(
-            "--pid is required: the server's process id, whose CPU time and memory are reported",
-        )?)?,
+        server: procfs::Watched::new(&args.pid)?,
     };
     let result: Value = runtime.block_on(async {
         anyhow::Ok(match args.scenario {
@@ -153,7 +156,8 @@ fn main() -> anyhow::Result<()> {
             )?,
         })
     })?;
-    let mut line = json!({ "server": args.label, "tag": args.tag, "eio": args.eio });
+    let mut line = json!({ "server": args.label, "tag": args.tag, "eio": args.eio,
+                           "instances": args.addr.len() });
     if let (Some(line), Value::Object(fields)) = (line.as_object_mut(), result) {
         line.extend(fields);
     }

@@ -1,16 +1,43 @@
-//! The server's CPU time and resident memory, read from `/proc/PID` (Linux).
+//! The server's CPU time and resident memory, read from `/proc/PID` (Linux). A cluster is
+//! several processes (its instances and Redis): their figures are summed.
 
 use anyhow::Context;
 
-/// A process to watch.
+/// The processes that make up the server under test.
+#[derive(Debug, Clone)]
+pub struct Watched(Vec<Process>);
+
+impl Watched {
+    pub fn new(pids: &[u32]) -> anyhow::Result<Self> {
+        anyhow::ensure!(!pids.is_empty(), "no server process to watch");
+        pids.iter()
+            .map(|&pid| Process::new(pid))
+            .collect::<anyhow::Result<_>>()
+            .map(Self)
+    }
+
+    /// CPU time used so far, all processes together.
+    pub fn cpu(&self) -> anyhow::Result<Cpu> {
+        self.0
+            .iter()
+            .try_fold(Cpu::default(), |sum, p| Ok(sum + p.cpu()?))
+    }
+
+    /// Resident set size, all processes together, in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        self.0.iter().map(Process::rss_kib).sum()
+    }
+}
+
+/// One process to watch.
 #[derive(Debug, Clone, Copy)]
-pub struct Watched {
+struct Process {
     pid: u32,
     ticks_per_second: f64,
 }
 
-impl Watched {
-    pub fn new(pid: u32) -> anyhow::Result<Self> {
+impl Process {
+    fn new(pid: u32) -> anyhow::Result<Self> {
         let ticks = std::process::Command::new("getconf")
             .arg("CLK_TCK")
             .output()
@@ -28,8 +55,7 @@ impl Watched {
         Ok(watched)
     }
 
-    /// CPU time used so far.
-    pub fn cpu(&self) -> anyhow::Result<Cpu> {
+    fn cpu(&self) -> anyhow::Result<Cpu> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
         // Fields after the parenthesised command name, which may itself hold spaces.
         let rest = stat.rsplit_once(')').context("malformed stat")?.1;
@@ -45,8 +71,7 @@ impl Watched {
         })
     }
 
-    /// Resident set size, in KiB.
-    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+    fn rss_kib(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
         status
             .lines()
@@ -58,7 +83,7 @@ impl Watched {
 
 /// A process's CPU time, split as `/proc` splits it. The kernel part is what the server's system
 /// calls and the loopback network stack cost: it bounds what faster server code can gain.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Cpu {
     pub user_s: f64,
     pub kernel_s: f64,
@@ -67,6 +92,17 @@ pub struct Cpu {
 impl Cpu {
     pub fn total_s(self) -> f64 {
         self.user_s + self.kernel_s
+    }
+}
+
+impl std::ops::Add for Cpu {
+    type Output = Cpu;
+
+    fn add(self, other: Cpu) -> Cpu {
+        Cpu {
+            user_s: self.user_s + other.user_s,
+            kernel_s: self.kernel_s + other.kernel_s,
+        }
     }
 }
 

@@ -34,6 +34,7 @@ pub fn run(input: &std::path::Path, svg: Option<&std::path::Path>) -> anyhow::Re
         .collect::<Result<_, _>>()
         .context("a line is not JSON")?;
     print!("{}", table(&lines));
+    print!("{}", cluster_table(&lines));
     if let Some(path) = svg {
         std::fs::write(path, chart(&lines))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -140,6 +141,151 @@ fn count(lines: &[Value], tag: &str, server: &str) -> usize {
         .count()
 }
 
+/// The table of `rows`: each figure's medians for signalroom and Node, their ratio and target,
+/// under a line saying how many rounds of `rounds_tag` the medians are of.
+fn render(lines: &[Value], rounds_tag: &str, rows: impl IntoIterator<Item = Row>) -> String {
+    let mut out = String::new();
+    let rounds = count(lines, rounds_tag, OURS).min(count(lines, rounds_tag, BASELINE));
+    let _ = writeln!(out, "medians of {rounds} rounds\n");
+    let _ = writeln!(
+        out,
+        "| figure | {OURS} | {BASELINE} | {OURS} / {BASELINE} | target |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    for Row {
+        figure,
+        ours,
+        tag,
+        field,
+        unit,
+        target,
+    } in rows
+    {
+        let ours = median(lines, tag, ours, field);
+        let base = median(lines, tag, BASELINE, field);
+        let ratio = match (ours, base) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "–".into(),
+        };
+        let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{}{unit}", human(v)));
+        let _ = writeln!(
+            out,
+            "| {figure} | {} | {} | {ratio} | {target} |",
+            show(ours),
+            show(base)
+        );
+    }
+    out
+}
+
+/// The cluster runs (`scripts/bench.sh cluster`): two instances of each on one Redis, every room
+/// with members on both; CPU and memory are the instances' and Redis's together.
+fn cluster_table(lines: &[Value]) -> String {
+    if count(lines, "cluster-saturation", OURS) == 0 {
+        return String::new();
+    }
+    let fixed_rate = lines
+        .iter()
+        .find(|l| l["tag"] == "cluster-fixed")
+        .and_then(|l| l["offered_rate"].as_f64())
+        .unwrap_or(0.0);
+    let row = |figure: String, tag, field, unit, target| Row {
+        figure,
+        ours: OURS,
+        tag,
+        field,
+        unit,
+        target,
+    };
+    let rows = [
+        row(
+            "deliveries per CPU-second (instances and Redis), saturation".into(),
+            "cluster-saturation",
+            "/deliveries_per_cpu_s",
+            "",
+            "≥ 5",
+        ),
+        row(
+            "deliveries per second, saturation".into(),
+            "cluster-saturation",
+            "/deliveries_per_s",
+            "",
+            "",
+        ),
+        row(
+            format!("p50 latency at {fixed_rate:.0} msg/s"),
+            "cluster-fixed",
+            "/latency/p50_ms",
+            " ms",
+            "",
+        ),
+        row(
+            format!("p99 latency at {fixed_rate:.0} msg/s"),
+            "cluster-fixed",
+            "/latency/p99_ms",
+            " ms",
+            "≤ 0.33",
+        ),
+        row(
+            format!("CPU at {fixed_rate:.0} msg/s (instances and Redis)"),
+            "cluster-fixed",
+            "/cpu_percent",
+            " %",
+            "",
+        ),
+        row(
+            "RSS per idle connection (instances and Redis)".into(),
+            "cluster-connections",
+            "/rss_per_connection_kib",
+            " KiB",
+            "< 1",
+        ),
+    ];
+    let mut out =
+        String::from("\n## cluster: two instances on one Redis, every message crossing\n\n");
+    out.push_str(&render(lines, "cluster-saturation", rows));
+    let _ = writeln!(out);
+    let p99 = |tag| median(lines, tag, OURS, "/latency/p99_ms");
+    if let (Some(cluster), Some(single)) = (p99("cluster-fixed"), p99("cluster-single")) {
+        let _ = writeln!(
+            out,
+            "p99 added by crossing instances at {fixed_rate:.0} msg/s: {:+.2} ms ({cluster:.2} ms \
+             on two instances, {single:.2} ms on one alone; target ≤ 1 ms)",
+            cluster - single
+        );
+    }
+    let _ = write!(
+        out,
+        "{}",
+        faults(lines, &["cluster-fixed", "cluster-single"])
+    );
+    out
+}
+
+/// Per server: how many fixed-rate runs with `tags` there were, and how many messages were lost
+/// or out of order in those below saturation.
+fn faults(lines: &[Value], tags: &[&str]) -> String {
+    let mut faults = BTreeMap::new();
+    for l in lines.iter().filter(|l| tags.iter().any(|t| l["tag"] == *t)) {
+        let below = l["offered_rate"].as_f64().unwrap_or(0.0)
+            * l["members"].as_f64().unwrap_or(1.0)
+            < 0.9 * l["deliveries_per_s"].as_f64().unwrap_or(0.0) + 1.0;
+        let entry = faults
+            .entry(l["server"].as_str().unwrap_or("?").to_owned())
+            .or_insert((0, 0, 0));
+        entry.0 += 1;
+        if below {
+            entry.1 += l["lost"].as_u64().unwrap_or(0);
+            entry.2 += l["out_of_order"].as_u64().unwrap_or(0);
+        }
+    }
+    let mut out = String::new();
+    for (server, (runs, lost, disorder)) in faults {
+        let _ = writeln!(out, "{server}: {runs} fixed-rate runs, {lost} lost and {disorder} out of order below saturation");
+    }
+    out
+}
+
 fn table(lines: &[Value]) -> String {
     let fixed_rate = lines
         .iter()
@@ -215,63 +361,17 @@ fn table(lines: &[Value]) -> String {
             "",
         ),
     ];
-    let mut out = String::new();
-    let rounds = count(lines, "saturation", OURS).min(count(lines, "saturation", BASELINE));
-    let _ = writeln!(out, "medians of {rounds} rounds\n");
-    let _ = writeln!(
-        out,
-        "| figure | {OURS} | {BASELINE} | {OURS} / {BASELINE} | target |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---|");
-    for Row {
-        figure,
-        ours,
-        tag,
-        field,
-        unit,
-        target,
-    } in rows
-    {
-        let ours = median(lines, tag, ours, field);
-        let base = median(lines, tag, BASELINE, field);
-        let ratio = match (ours, base) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
-            _ => "–".into(),
-        };
-        let show = |v: Option<f64>| v.map_or("–".into(), |v| format!("{}{unit}", human(v)));
-        let _ = writeln!(
-            out,
-            "| {figure} | {} | {} | {ratio} | {target} |",
-            show(ours),
-            show(base)
-        );
+    if count(lines, "saturation", OURS) == 0 {
+        return String::new(); // A cluster run only.
     }
+    let mut out = render(lines, "saturation", rows);
     let kernel = kernel_lines(lines);
     if !kernel.is_empty() {
         let _ = write!(out, "\n{kernel}");
     }
     // Correctness below saturation, and the large hold.
-    let mut faults = BTreeMap::new();
-    for l in lines
-        .iter()
-        .filter(|l| l["tag"] == "fixed" || l["tag"] == "sweep")
-    {
-        let below = l["offered_rate"].as_f64().unwrap_or(0.0)
-            * l["members"].as_f64().unwrap_or(1.0)
-            < 0.9 * l["deliveries_per_s"].as_f64().unwrap_or(0.0) + 1.0;
-        let entry = faults
-            .entry(l["server"].as_str().unwrap_or("?").to_owned())
-            .or_insert((0, 0, 0));
-        entry.0 += 1;
-        if below {
-            entry.1 += l["lost"].as_u64().unwrap_or(0);
-            entry.2 += l["out_of_order"].as_u64().unwrap_or(0);
-        }
-    }
     let _ = writeln!(out);
-    for (server, (runs, lost, disorder)) in faults {
-        let _ = writeln!(out, "{server}: {runs} fixed-rate runs, {lost} lost and {disorder} out of order below saturation");
-    }
+    let _ = write!(out, "{}", faults(lines, &["fixed", "sweep"]));
     for l in lines.iter().filter(|l| l["tag"] == "hydration") {
         let _ = writeln!(
             out,

@@ -22,12 +22,17 @@ const DRAIN: Duration = Duration::from_secs(2);
 const V3_PING: Duration = Duration::from_secs(20);
 
 pub struct Target {
-    pub addr: String,
+    /// One address per instance; client `i` uses `addrs[i % len]`.
+    pub addrs: Vec<String>,
     pub eio: Eio,
     pub server: Watched,
 }
 
 impl Target {
+    fn addr_for(&self, client: usize) -> String {
+        self.addrs[client % self.addrs.len()].clone()
+    }
+
     /// The server's CPU time since `before`, a reading of [`Watched::cpu`].
     fn cpu_since(&self, before: Cpu) -> anyhow::Result<ServerCpu> {
         let used = self.server.cpu()? - before;
@@ -62,7 +67,7 @@ async fn open_all(
     let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let tasks: Vec<_> = (0..count)
         .map(|i| {
-            let (gate, addr, eio, room) = (gate.clone(), target.addr.clone(), target.eio, room(i));
+            let (gate, addr, eio, room) = (gate.clone(), target.addr_for(i), target.eio, room(i));
             tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await.ok()?;
                 let mut conn = wire::connect(&addr, eio).await.ok()?;
@@ -413,7 +418,7 @@ pub async fn churn(target: &Target, plan: Churn) -> anyhow::Result<ChurnResult> 
     let stop = Instant::now() + plan.duration;
     let tasks: Vec<_> = (0..plan.workers)
         .map(|w| {
-            let (addr, eio) = (target.addr.clone(), target.eio);
+            let (addr, eio) = (target.addr_for(w), target.eio);
             tokio::spawn(async move {
                 let (mut cycles, mut errors) = (0u64, 0u64);
                 while Instant::now() < stop {
