@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Every test: formatting and lints, unit and integration tests (cargo), a bounded fuzzing run
-# of the decoders (scripts/fuzz.sh), then, against a release server on loopback, the
-# Socket.IO 2.x/4.x compatibility suite and the Playwright browser tests, and last the
-# container image (scripts/container.sh; SIGNALROOM_SKIP_CONTAINER=1 skips it), after a quick
-# benchmark run (scripts/bench.sh quick; SIGNALROOM_SKIP_BENCH=1 skips it).
-# Installs what it needs (pinned tools, Debian's Chromium and podman, npm packages) and skips
-# what is there.
+# Every test: formatting and lints, unit and integration tests (cargo; the cluster's start
+# redis-servers of their own), a bounded fuzzing run of the decoders (scripts/fuzz.sh), then,
+# against a release server and a two-instance cluster on loopback, the Socket.IO 2.x/4.x
+# compatibility suites and the Playwright browser tests, and last the container image and the
+# compose deployment (scripts/container.sh, scripts/compose-check.sh;
+# SIGNALROOM_SKIP_CONTAINER=1 skips both), after quick benchmark runs (scripts/bench.sh quick
+# and cluster-quick; SIGNALROOM_SKIP_BENCH=1 skips them).
+# Installs what it needs (pinned tools, Debian's Chromium, Redis and podman, npm packages) and
+# skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -21,6 +23,7 @@ if [ -z "$container" ]; then
   command -v podman >/dev/null || packages+=(podman)
   command -v runc >/dev/null || packages+=(runc)
   command -v debootstrap >/dev/null || packages+=(debootstrap)
+  command -v podman-compose >/dev/null || packages+=(podman-compose)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   step "installing Debian packages: ${packages[*]}"
@@ -86,9 +89,12 @@ kill "${pids[@]}" 2>/dev/null || true
 if [ -z "${SIGNALROOM_SKIP_BENCH:-}" ]; then
   step "benchmark, quick mode (keeps scripts/bench.sh working; numbers: docs/benchmarks.md)"
   scripts/bench.sh quick
+  scripts/bench.sh cluster-quick
 fi
 
 if [ -z "$container" ]; then
   step "container image (podman)"
   scripts/container.sh
+  step "the compose deployment: Redis, two instances, HAProxy (podman-compose)"
+  scripts/compose-check.sh
 fi
