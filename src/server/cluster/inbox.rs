@@ -7,6 +7,7 @@
 //! nothing in between: no one is both in a joiner's roster and announced to it, and no one is
 //! missed.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use redis::{PushInfo, PushKind, Value};
@@ -153,18 +154,26 @@ impl Inbox {
         }
     }
 
+    /// One Redis message: one or more lines, handled in order. The events handed on share its
+    /// text rather than copy it.
     fn message(&self, channel: &str, text: String) {
-        match self.shared.keys.room_of_channel(channel) {
-            Some(room) => self.room_message(room, text),
-            None => self.node_message(text),
+        let room = self.shared.keys.room_of_channel(channel);
+        let text = Str::from(text);
+        for (at, line) in wire::lines(text.as_str()) {
+            let within = |event: Range<usize>| text.slice(at + event.start..at + event.end);
+            match room {
+                Some(room) => self.room_message(room, line, within),
+                None => self.node_message(line, within),
+            }
         }
     }
 
-    fn room_message(&self, room: &str, text: String) {
-        let event = match RoomMessage::decode(&text) {
+    /// `within` turns a range of `line` into the event it holds.
+    fn room_message(&self, room: &str, line: &str, within: impl Fn(Range<usize>) -> Str) {
+        let event = match RoomMessage::decode(line) {
             Some(RoomMessage::Event { node, event }) => {
                 if node != self.shared.node {
-                    self.members.room_event(room, Str::from(text).slice(event));
+                    self.members.room_event(room, within(event));
                 }
                 return;
             }
@@ -174,7 +183,7 @@ impl Inbox {
             None => None,
         };
         let Some(event) = event else {
-            debug!(%room, %text, "an undecodable room message");
+            debug!(%room, %line, "an undecodable room message");
             return;
         };
         let change = match self.shared.views().get_mut(room) {
@@ -187,8 +196,8 @@ impl Inbox {
         }
     }
 
-    fn node_message(&self, text: String) {
-        match NodeMessage::decode(&text) {
+    fn node_message(&self, line: &str, within: impl Fn(Range<usize>) -> Str) {
+        match NodeMessage::decode(line) {
             Some(NodeMessage::Signal {
                 reply_to,
                 room,
@@ -196,8 +205,7 @@ impl Inbox {
                 from,
                 event,
             }) => {
-                let event = Str::from(text).slice(event);
-                if !self.members.signal(&room, to, event) {
+                if !self.members.signal(&room, to, within(event)) {
                     let channel = self.shared.keys.node_channel(reply_to);
                     let _ = self
                         .shared
@@ -208,7 +216,7 @@ impl Inbox {
                 self.members
                     .refuse(from, event::SIGNAL, RefusalCode::UnknownPeer);
             }
-            None => debug!(%text, "an undecodable instance message"),
+            None => debug!(%line, "an undecodable instance message"),
         }
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use super::coalesce;
 use super::inbox::Inbound;
 use super::scripts::{is_noscript, Script, Scripts};
 use super::wire::{Member, Reason};
@@ -55,9 +56,12 @@ pub(crate) enum Op {
     },
     Publish {
         channel: String,
+        /// One line per message (several once merged: see [`super::coalesce`]).
         payload: String,
         /// The member that sent it and its event's name, told if it cannot be published.
         origin: Option<(Sid, &'static str)>,
+        /// The same for the publishes merged into this one.
+        merged: Vec<(Sid, &'static str)>,
     },
     Depart {
         done: oneshot::Sender<()>,
@@ -143,7 +147,11 @@ impl Link {
         // From the inbox, after every seat it was handed: none is missing, none is removed.
         let (reply, registrations) = oneshot::channel();
         let _ = self.shared.inbox.send(Inbound::Registrations(reply));
-        let registrations = registrations.await.unwrap_or_default();
+        // Without them (the inbox gone) nothing is registered: an empty list would free every
+        // seat this instance holds.
+        let Ok(registrations) = registrations.await else {
+            return Err(self.fail_link(unexpected("registrations", None)));
+        };
         for r in &registrations {
             args.extend([
                 r.room.to_string(),
@@ -265,6 +273,7 @@ impl Link {
             self.fail_all(batch);
             return;
         }
+        coalesce::publishes(batch);
         let mut pipe = redis::pipe();
         for op in batch.iter() {
             pipe.add_command(self.command(op));
@@ -431,11 +440,10 @@ impl Link {
                     self.epoch = None;
                 }
             }
-            Op::Publish { origin, .. } => {
-                if let (Value::ServerError(err), Some((sid, event))) = (&reply, origin) {
+            Op::Publish { origin, merged, .. } => {
+                if let Value::ServerError(err) = &reply {
                     debug!(%err, "a room event was not published");
-                    self.members
-                        .refuse(sid, event, RefusalCode::ClusterUnavailable);
+                    self.refuse_senders(origin, merged);
                 }
             }
             Op::Depart { done } => {
@@ -568,16 +576,23 @@ impl Link {
                     self.release(room);
                 }
             }
-            Op::Publish { origin, .. } => {
-                if let Some((sid, event)) = origin {
-                    self.members
-                        .refuse(sid, event, RefusalCode::ClusterUnavailable);
-                }
-            }
+            Op::Publish { origin, merged, .. } => self.refuse_senders(origin, merged),
             Op::Depart { done } => {
                 self.departed = true;
                 let _ = done.send(());
             }
+        }
+    }
+
+    /// The senders of a publish that did not go out are told it reached this instance only.
+    fn refuse_senders(
+        &self,
+        origin: Option<(Sid, &'static str)>,
+        merged: Vec<(Sid, &'static str)>,
+    ) {
+        for (sid, event) in origin.into_iter().chain(merged) {
+            self.members
+                .refuse(sid, event, RefusalCode::ClusterUnavailable);
         }
     }
 

@@ -4,7 +4,8 @@
 //!   change them (`scripts/*.lua`).
 //! - [`wire`]: what travels on the channels.
 //! - [`view`]: an instance's view of a room's members on other instances (pure).
-//! - [`link`]: the one connection to Redis, and the ordered stream of commands on it.
+//! - [`link`]: the one connection to Redis, and the ordered stream of commands on it;
+//!   [`coalesce`]: publishes waiting together merged into one Redis message per channel.
 //! - [`inbox`]: what Redis pushes to this instance, handed to its members.
 //!
 //! # Where room state lives
@@ -42,6 +43,7 @@
 //! again ([`scripts`]' `sync.lua`) and reads its rooms' rosters anew. See the README's cluster
 //! section for what that means to clients.
 
+mod coalesce;
 mod inbox;
 pub mod keys;
 mod link;
@@ -390,6 +392,7 @@ impl Shared {
             channel,
             payload,
             origin,
+            merged: Vec::new(),
         };
         self.ops.send(op).map_err(|_| Unavailable)
     }

@@ -1,7 +1,9 @@
 //! What travels on the cluster's channels: one line of tab-separated fields per message, the
 //! first naming its kind. Room and display names, socket ids and node ids have no control
 //! characters, so a tab never occurs inside a field; a Socket.IO event, JSON without raw control
-//! characters too, is always the last field and is passed on byte for byte.
+//! characters too, is always the last field and is passed on byte for byte. One Redis message
+//! may hold several such lines, separated by `\n` (no field holds one either), handled in order:
+//! see [`super::coalesce`] and [`lines`].
 //!
 //! On a room's channel (`room:ROOM`):
 //!
@@ -126,6 +128,15 @@ pub fn signal(reply_to: NodeId, room: &RoomName, to: Sid, from: Sid, event: &str
 /// `U`: the signal `from` sent in `room` found no peer.
 pub fn undeliverable(from: Sid, room: &RoomName) -> String {
     format!("U\t{from}\t{room}")
+}
+
+/// The lines of a channel message, each with the offset where it starts in `text`.
+pub fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split('\n').scan(0, |start, line| {
+        let at = *start;
+        *start += line.len() + 1;
+        Some((at, line))
+    })
 }
 
 /// Splits `text` into its kind and `n` fields, the last taking the rest of the line; returns the
@@ -266,6 +277,18 @@ mod tests {
                 room: room("x")
             })
         );
+    }
+
+    #[test]
+    fn several_lines_come_apart_with_their_offsets() {
+        let text = format!("{}\n{}", event(NodeId(1), "[1]"), event(NodeId(1), "[2]"));
+        let events: Vec<&str> = lines(&text)
+            .map(|(at, line)| match RoomMessage::decode(line) {
+                Some(RoomMessage::Event { event, .. }) => &text[at + event.start..at + event.end],
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(events, ["[1]", "[2]"]);
     }
 
     #[test]
