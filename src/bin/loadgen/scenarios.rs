@@ -8,7 +8,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{Barrier, Semaphore};
-use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
+use tokio::time::{interval, interval_at, sleep_until, Instant, MissedTickBehavior};
 
 use crate::procfs::{Cpu, Watched};
 use crate::stats::Latency;
@@ -229,7 +229,11 @@ async fn run_sender(
     let mut last_seen = vec![None::<u64>; clients];
     let start = Instant::now();
     let (stop_sending, stop_reading) = (start + duration, start + duration + DRAIN);
-    let mut ticker = interval(every.unwrap_or(Duration::from_secs(3600)));
+    // At a fixed load, each client's first send is offset by its share of the interval, so the
+    // total rate is spread evenly rather than sent as one burst from every client at once.
+    let every_or_never = every.unwrap_or(Duration::from_secs(3600));
+    let phase = every_or_never.mul_f64(me as f64 / clients.max(1) as f64);
+    let mut ticker = interval_at(start + phase, every_or_never);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut v3_ping = interval(V3_PING);
     let v3 = conn.rx.eio() == Eio::V3;
