@@ -40,6 +40,15 @@ fn binary_instance(
     redis: &RedisServer,
     node_timeout: u64,
 ) -> (ServerProcess, std::net::SocketAddr) {
+    binary_instance_logging_to(redis, node_timeout, "")
+}
+
+/// As [`binary_instance`], writing its log to `log_file` too.
+fn binary_instance_logging_to(
+    redis: &RedisServer,
+    node_timeout: u64,
+    log_file: &str,
+) -> (ServerProcess, std::net::SocketAddr) {
     let url = redis.url();
     let timeout = node_timeout.to_string();
     let args = vec![
@@ -50,7 +59,7 @@ fn binary_instance(
         "--node-timeout",
         &timeout,
         "--log-file",
-        "",
+        log_file,
         "--log-level",
         "info",
     ];
@@ -403,6 +412,47 @@ async fn capacity_is_exact_across_instances_under_a_join_race() {
         assert!(Instant::now() < deadline, "left behind: {keys:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The tutorial's log lines count the room's members on every instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorials_log_lines_count_every_instances_members() {
+    let redis = RedisServer::start();
+    let log =
+        std::env::temp_dir().join(format!("signalroom-cluster-log-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let a = instance(&redis).await;
+    let (_b, b_addr) = binary_instance_logging_to(&redis, NODE_TIMEOUT, log.to_str().unwrap());
+    let mut ada = TestClient::connect(&a).await;
+    let mut bob = TestClient::connect_to(b_addr, TransportType::Websocket)
+        .await
+        .watch_presence();
+    join_with(&mut ada, "logged", json!("Ada")).await;
+    join_with(&mut bob, "logged", json!("Bob")).await; // B logs 2: Ada on A, Bob
+    let mut cy = TestClient::connect(&a).await;
+    join_with(&mut cy, "logged", json!("Cy")).await;
+    bob.expect("otherjoin").await; // B now counts Cy too
+    bob.emit("leave", vec![json!("logged")]).await; // B logs 2 left: Ada and Cy on A
+    bob.expect("leaved").await;
+    join_with(&mut bob, "logged", json!("Bob")).await; // 3
+    bob.disconnect().await; // 2 left
+
+    let expected = [
+        "joined; the number of users in the room is 2",
+        "left; the number of users in the room is 2",
+        "joined; the number of users in the room is 3",
+        "disconnected; the number of users in the room is 2",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if expected.iter().all(|line| text.contains(line)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "log lacks {expected:?}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_file(&log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
