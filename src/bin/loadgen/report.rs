@@ -238,7 +238,7 @@ fn cluster_table(lines: &[Value]) -> String {
             "cluster-connections",
             "/rss_per_connection_kib",
             " KiB",
-            "< 1",
+            "",
         ),
     ];
     let mut out =
