@@ -7,7 +7,6 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::raw::{Frame, RawClient};
@@ -363,34 +362,7 @@ async fn capacity_is_exact_across_instances_under_a_join_race() {
         clients.push(RawClient::connect(a.addr).await);
         clients.push(RawClient::connect(b.addr).await);
     }
-    let barrier = Arc::new(tokio::sync::Barrier::new(clients.len()));
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|mut client| {
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client.emit("join", &[json!("duo")]).await;
-                loop {
-                    match client.next().await {
-                        Frame::Event(name, args) if name == "joined" || name == "full" => {
-                            assert_eq!(args, vec![json!("duo"), json!(client.id)]);
-                            return (name, client);
-                        }
-                        Frame::Event(name, _) if name == "otherjoin" => {}
-                        other => panic!("{other:?}"),
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    let mut keep = Vec::new();
-    for task in tasks {
-        let (answer, client) = task.await.unwrap();
-        answers.push(answer);
-        keep.push(client);
-    }
+    let (answers, keep) = common::raw::race_to_join(clients, "duo").await;
     let inside = answers.iter().filter(|a| *a == "joined").count();
     let full = answers.iter().filter(|a| *a == "full").count();
     assert_eq!((inside, full), (2, 2 * PER_INSTANCE - 2), "{answers:?}");

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::raw::{Frame, RawClient};
+use common::raw::RawClient;
 use common::{start_server, start_server_with, TestClient};
 use serde_json::{json, Value};
 use signalroom::server::{ice, Config};
@@ -77,34 +77,7 @@ async fn fifty_simultaneous_joins_leave_exactly_capacity_inside() {
     for _ in 0..CLIENTS {
         clients.push(RawClient::connect(server.addr).await);
     }
-    // Every client sends its join at the same instant, from its own task.
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(CLIENTS));
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|mut client| {
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client.emit("join", &[json!("crowded")]).await;
-                let answer = match client.next().await {
-                    Frame::Event(name, args) => {
-                        assert_eq!(args[0], json!("crowded"));
-                        assert_eq!(args[1], json!(client.id), "answers carry the joiner's id");
-                        name
-                    }
-                    other => panic!("{other:?}"),
-                };
-                (answer, client)
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    let mut keep = Vec::new();
-    for task in tasks {
-        let (answer, client) = task.await.unwrap();
-        answers.push(answer);
-        keep.push(client);
-    }
+    let (answers, _keep) = common::raw::race_to_join(clients, "crowded").await;
     let inside = answers.iter().filter(|a| *a == "joined").count();
     let full = answers.iter().filter(|a| *a == "full").count();
     assert_eq!((inside, full), (2, CLIENTS - 2), "{answers:?}");

@@ -151,3 +151,42 @@ impl RawClient {
         }
     }
 }
+
+/// Every client sends `join(room)` at the same instant, each from its own task; returns each
+/// one's answer (`joined` or `full`, which must carry the room and the joiner's id; `otherjoin`
+/// on the way is skipped) with the clients, still connected.
+pub async fn race_to_join(clients: Vec<RawClient>, room: &str) -> (Vec<String>, Vec<RawClient>) {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let (barrier, room) = (barrier.clone(), room.to_owned());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.emit("join", &[Value::from(room.as_str())]).await;
+                loop {
+                    match client.next().await {
+                        Frame::Event(name, args) if name == "joined" || name == "full" => {
+                            assert_eq!(args[0], Value::from(room.as_str()));
+                            assert_eq!(
+                                args[1],
+                                Value::from(client.id.as_str()),
+                                "answers carry the joiner's id"
+                            );
+                            return (name, client);
+                        }
+                        Frame::Event(name, _) if name == "otherjoin" => {}
+                        other => panic!("{other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let (mut answers, mut kept) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let (answer, client) = task.await.unwrap();
+        answers.push(answer);
+        kept.push(client);
+    }
+    (answers, kept)
+}

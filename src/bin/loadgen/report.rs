@@ -24,6 +24,35 @@ struct Row {
     target: &'static str,
 }
 
+impl Row {
+    /// A row for signalroom's default build.
+    fn new(
+        figure: String,
+        tag: &'static str,
+        field: &'static str,
+        unit: &'static str,
+        target: &'static str,
+    ) -> Self {
+        Self {
+            figure,
+            ours: OURS,
+            tag,
+            field,
+            unit,
+            target,
+        }
+    }
+}
+
+/// The offered message rate of the runs tagged `tag` (the fixed load), 0 if none.
+fn fixed_rate(lines: &[Value], tag: &str) -> f64 {
+    lines
+        .iter()
+        .find(|l| l["tag"] == tag)
+        .and_then(|l| l["offered_rate"].as_f64())
+        .unwrap_or(0.0)
+}
+
 pub fn run(input: &std::path::Path, svg: Option<&std::path::Path>) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
@@ -184,19 +213,8 @@ fn cluster_table(lines: &[Value]) -> String {
     if count(lines, "cluster-saturation", OURS) == 0 {
         return String::new();
     }
-    let fixed_rate = lines
-        .iter()
-        .find(|l| l["tag"] == "cluster-fixed")
-        .and_then(|l| l["offered_rate"].as_f64())
-        .unwrap_or(0.0);
-    let row = |figure: String, tag, field, unit, target| Row {
-        figure,
-        ours: OURS,
-        tag,
-        field,
-        unit,
-        target,
-    };
+    let fixed_rate = fixed_rate(lines, "cluster-fixed");
+    let row = Row::new;
     let rows = [
         row(
             "deliveries per CPU-second (instances and Redis), saturation".into(),
@@ -287,19 +305,8 @@ fn faults(lines: &[Value], tags: &[&str]) -> String {
 }
 
 fn table(lines: &[Value]) -> String {
-    let fixed_rate = lines
-        .iter()
-        .find(|l| l["tag"] == "fixed")
-        .and_then(|l| l["offered_rate"].as_f64())
-        .unwrap_or(0.0);
-    let row = |figure: String, tag, field, unit, target| Row {
-        figure,
-        ours: OURS,
-        tag,
-        field,
-        unit,
-        target,
-    };
+    let fixed_rate = fixed_rate(lines, "fixed");
+    let row = Row::new;
     let rows = [
         row(
             "deliveries per server CPU-second, saturation".into(),
