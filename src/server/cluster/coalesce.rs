@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use socketioxide::socket::Sid;
 
-use super::link::Op;
+use super::op::Op;
 
 /// Merges the publishes of `batch` as the module says, keeping everything else in place.
 pub(super) fn publishes(batch: &mut Vec<Op>) {

@@ -28,45 +28,17 @@ use tracing::{debug, info, warn};
 
 use super::coalesce;
 use super::inbox::Inbound;
+use super::op::Op;
+use super::replies;
 use super::scripts::{is_noscript, Script, Scripts};
-use super::wire::{Member, Reason};
-use super::{LocalMembers, NodeId, SeatDone, Seating, Shared};
-use crate::protocol::{DisplayName, RefusalCode, RoomName};
+use super::wire::Reason;
+use super::{LocalMembers, SeatDone, Seating, Shared};
+use crate::protocol::{RefusalCode, RoomName};
 
 /// Commands sent in one pipeline at most.
 const MAX_BATCH: usize = 1024;
 /// How often registering again is tried while Redis is unreachable.
 const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// One thing for the link to do.
-pub(crate) enum Op {
-    Seat {
-        sid: Sid,
-        room: RoomName,
-        name: DisplayName,
-        /// Seats for the room should this join create it; 0: unlimited.
-        capacity: usize,
-        done: SeatDone,
-    },
-    Unseat {
-        sid: Sid,
-        rooms: Vec<RoomName>,
-        everywhere: bool,
-        reason: Reason,
-    },
-    Publish {
-        channel: String,
-        /// One line per message (several once merged: see [`super::coalesce`]).
-        payload: String,
-        /// The member that sent it and its event's name, told if it cannot be published.
-        origin: Option<(Sid, &'static str)>,
-        /// The same for the publishes merged into this one.
-        merged: Vec<(Sid, &'static str)>,
-    },
-    Depart {
-        done: oneshot::Sender<()>,
-    },
-}
 
 pub(super) struct Link {
     shared: Arc<Shared>,
@@ -168,7 +140,7 @@ impl Link {
         pipe.add_command(self.scripts.sync.call(args));
         let replies = self.conn.send_packed_commands(&pipe, 0, pipe.len()).await;
         let reply = replies.map_err(|e| self.fail_link(e))?.pop();
-        let Some((epoch, seated, removed)) = reply.as_ref().and_then(parse::sync) else {
+        let Some((epoch, seated, removed)) = reply.as_ref().and_then(replies::sync) else {
             let err = unexpected("sync", reply);
             return Err(self.fail_link(err));
         };
@@ -211,7 +183,7 @@ impl Link {
         ]);
         let scripts = self.scripts.clone();
         match self.query(&scripts.heartbeat, cmd).await {
-            Ok(reply) => match parse::heartbeat(&reply) {
+            Ok(reply) => match replies::heartbeat(&reply) {
                 Some((true, freed)) => {
                     if freed > 0 {
                         info!(
@@ -457,8 +429,8 @@ impl Link {
     /// A join's answer: a seat goes to the inbox, which applies its roster to the room's view
     /// and then seats the joiner; anything else is answered here.
     fn seated(&mut self, sid: Sid, room: RoomName, reply: &Value, done: SeatDone) {
-        let seating = match parse::join(reply) {
-            Some(parse::Join::Seated {
+        let seating = match replies::join(reply) {
+            Some(replies::Join::Seated {
                 seq,
                 capacity,
                 roster,
@@ -489,7 +461,7 @@ impl Link {
                 }
                 return;
             }
-            Some(parse::Join::Full { capacity }) => Seating::Full { capacity },
+            Some(replies::Join::Full { capacity }) => Seating::Full { capacity },
             None => {
                 warn!(%room, ?reply, "unexpected answer to a join");
                 Seating::Unavailable
@@ -516,7 +488,7 @@ impl Link {
             .call(rooms.iter().map(RoomName::as_str));
         let scripts = self.scripts.clone();
         let reply = self.query(&scripts.snapshot, cmd).await?;
-        let Some((seq, live, rosters)) = parse::snapshot(&reply, rooms.len()) else {
+        let Some((seq, live, rosters)) = replies::snapshot(&reply, rooms.len()) else {
             return Err(self.fail_link(unexpected("snapshot", Some(reply))));
         };
         let node = self.shared.node;
@@ -622,113 +594,4 @@ fn unexpected(what: &str, reply: Option<Value>) -> redis::RedisError {
         "unexpected answer",
         format!("{what}: {reply:?}"),
     ))
-}
-
-/// Reading the scripts' answers (their shapes are written at the top of each script).
-mod parse {
-    use super::*;
-
-    pub(super) enum Join {
-        Seated {
-            seq: u64,
-            capacity: usize,
-            roster: Vec<Member>,
-        },
-        Full {
-            capacity: usize,
-        },
-    }
-
-    fn items(value: &Value) -> Option<&[Value]> {
-        match value {
-            Value::Array(items) => Some(items),
-            _ => None,
-        }
-    }
-
-    fn text(value: &Value) -> Option<&str> {
-        match value {
-            Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
-            Value::SimpleString(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn number(value: &Value) -> Option<u64> {
-        match value {
-            Value::Int(n) => u64::try_from(*n).ok(),
-            other => text(other)?.parse().ok(),
-        }
-    }
-
-    /// Four fields per member, as `lib.lua`'s `roster` writes them.
-    fn roster(fields: &[Value]) -> Option<Vec<Member>> {
-        fields
-            .chunks(4)
-            .map(|m| match m {
-                [sid, order, node, name] => Some(Member {
-                    sid: text(sid)?.parse().ok()?,
-                    order: number(order)?,
-                    node: text(node)?.parse::<NodeId>().ok()?,
-                    name: DisplayName::parse(text(name)?).ok()?,
-                }),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub(super) fn join(reply: &Value) -> Option<Join> {
-        let items = items(reply)?;
-        match (text(items.first()?)?, items.get(1..)?) {
-            ("seated", [seq, capacity, rest @ ..]) => Some(Join::Seated {
-                seq: number(seq)?,
-                capacity: usize::try_from(number(capacity)?).ok()?,
-                roster: roster(rest)?,
-            }),
-            ("full", [capacity]) => Some(Join::Full {
-                capacity: usize::try_from(number(capacity)?).ok()?,
-            }),
-            _ => None,
-        }
-    }
-
-    pub(super) fn sync(reply: &Value) -> Option<(String, u64, u64)> {
-        match items(reply)? {
-            [epoch, seated, removed] => {
-                Some((text(epoch)?.to_owned(), number(seated)?, number(removed)?))
-            }
-            _ => None,
-        }
-    }
-
-    pub(super) fn heartbeat(reply: &Value) -> Option<(bool, u64)> {
-        match items(reply)? {
-            [renewed, freed] => Some((number(renewed)? == 1, number(freed)?)),
-            _ => None,
-        }
-    }
-
-    /// The sequence, the registered instances, and `rooms` rosters in the order asked.
-    pub(super) fn snapshot(
-        reply: &Value,
-        rooms: usize,
-    ) -> Option<(u64, Vec<NodeId>, Vec<Vec<Member>>)> {
-        let items = items(reply)?;
-        let seq = number(items.first()?)?;
-        let nodes = usize::try_from(number(items.get(1)?)?).ok()?;
-        let live = items
-            .get(2..2 + nodes)?
-            .iter()
-            .map(|n| text(n)?.parse().ok())
-            .collect::<Option<Vec<NodeId>>>()?;
-        let mut rest = items.get(2 + nodes..)?;
-        let mut rosters = Vec::with_capacity(rooms);
-        for _ in 0..rooms {
-            let count = usize::try_from(number(rest.first()?)?).ok()?;
-            let fields = rest.get(1..1 + 4 * count)?;
-            rosters.push(roster(fields)?);
-            rest = &rest[1 + 4 * count..];
-        }
-        Some((seq, live, rosters))
-    }
 }

@@ -4,8 +4,9 @@
 //!   change them (`scripts/*.lua`).
 //! - [`wire`]: what travels on the channels.
 //! - [`view`]: an instance's view of a room's members on other instances (pure).
-//! - [`link`]: the one connection to Redis, and the ordered stream of commands on it;
-//!   [`coalesce`]: publishes waiting together merged into one Redis message per channel.
+//! - [`link`]: the one connection to Redis, and the ordered stream of commands on it: each
+//!   an [`op`]; [`coalesce`]: publishes waiting together merged into one Redis message per
+//!   channel; [`replies`]: the scripts' answers read.
 //! - [`inbox`]: what Redis pushes to this instance, handed to its members.
 //!
 //! # Where room state lives
@@ -47,6 +48,8 @@ mod coalesce;
 mod inbox;
 pub mod keys;
 mod link;
+mod op;
+mod replies;
 pub mod scripts;
 pub mod view;
 pub mod wire;
@@ -66,7 +69,7 @@ use tracing::info;
 use crate::protocol::{event, DisplayName, RefusalCode, RoomName};
 use inbox::Inbound;
 use keys::Keys;
-use link::Op;
+use op::Op;
 pub use view::Change;
 use view::RoomView;
 pub use wire::{Member, Reason};

@@ -1,0 +1,111 @@
+//! Reading the scripts' answers (their shapes are written at the top of each script).
+
+use redis::Value;
+
+use super::wire::Member;
+use super::NodeId;
+use crate::protocol::DisplayName;
+
+pub(super) enum Join {
+    Seated {
+        seq: u64,
+        capacity: usize,
+        roster: Vec<Member>,
+    },
+    Full {
+        capacity: usize,
+    },
+}
+
+fn items(value: &Value) -> Option<&[Value]> {
+    match value {
+        Value::Array(items) => Some(items),
+        _ => None,
+    }
+}
+
+fn text(value: &Value) -> Option<&str> {
+    match value {
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        other => text(other)?.parse().ok(),
+    }
+}
+
+/// Four fields per member, as `lib.lua`'s `roster` writes them.
+fn roster(fields: &[Value]) -> Option<Vec<Member>> {
+    fields
+        .chunks(4)
+        .map(|m| match m {
+            [sid, order, node, name] => Some(Member {
+                sid: text(sid)?.parse().ok()?,
+                order: number(order)?,
+                node: text(node)?.parse::<NodeId>().ok()?,
+                name: DisplayName::parse(text(name)?).ok()?,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) fn join(reply: &Value) -> Option<Join> {
+    let items = items(reply)?;
+    match (text(items.first()?)?, items.get(1..)?) {
+        ("seated", [seq, capacity, rest @ ..]) => Some(Join::Seated {
+            seq: number(seq)?,
+            capacity: usize::try_from(number(capacity)?).ok()?,
+            roster: roster(rest)?,
+        }),
+        ("full", [capacity]) => Some(Join::Full {
+            capacity: usize::try_from(number(capacity)?).ok()?,
+        }),
+        _ => None,
+    }
+}
+
+pub(super) fn sync(reply: &Value) -> Option<(String, u64, u64)> {
+    match items(reply)? {
+        [epoch, seated, removed] => {
+            Some((text(epoch)?.to_owned(), number(seated)?, number(removed)?))
+        }
+        _ => None,
+    }
+}
+
+pub(super) fn heartbeat(reply: &Value) -> Option<(bool, u64)> {
+    match items(reply)? {
+        [renewed, freed] => Some((number(renewed)? == 1, number(freed)?)),
+        _ => None,
+    }
+}
+
+/// The sequence, the registered instances, and `rooms` rosters in the order asked.
+pub(super) fn snapshot(
+    reply: &Value,
+    rooms: usize,
+) -> Option<(u64, Vec<NodeId>, Vec<Vec<Member>>)> {
+    let items = items(reply)?;
+    let seq = number(items.first()?)?;
+    let nodes = usize::try_from(number(items.get(1)?)?).ok()?;
+    let live = items
+        .get(2..2 + nodes)?
+        .iter()
+        .map(|n| text(n)?.parse().ok())
+        .collect::<Option<Vec<NodeId>>>()?;
+    let mut rest = items.get(2 + nodes..)?;
+    let mut rosters = Vec::with_capacity(rooms);
+    for _ in 0..rooms {
+        let count = usize::try_from(number(rest.first()?)?).ok()?;
+        let fields = rest.get(1..1 + 4 * count)?;
+        rosters.push(roster(fields)?);
+        rest = &rest[1 + 4 * count..];
+    }
+    Some((seq, live, rosters))
+}
