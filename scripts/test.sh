@@ -65,7 +65,8 @@ serve() {
   echo "$name did not answer" >&2; exit 1
 }
 
-# One signalroom alone, as the tutorial's server, and a cluster of two on a Redis of their own.
+# One signalroom alone, as the tutorial's server, a cluster of two on a Redis of their own, and
+# one that checks join tokens.
 port=${SIGNALROOM_TEST_PORT:-9985}
 redis_port=$((port + 4))
 step "starting signalroom on 127.0.0.1:$port, and two instances on a Redis at 127.0.0.1:$redis_port"
@@ -75,8 +76,12 @@ pids+=($!)
 until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.1; done
 serve test-cluster-a $((port + 2)) --redis-url "redis://127.0.0.1:$redis_port"
 serve test-cluster-b $((port + 3)) --redis-url "redis://127.0.0.1:$redis_port"
+# And one that checks join tokens.
+export SIGNALROOM_TEST_SECRET="test.sh's secret, thirty-two bytes or more"
+serve test-secured $((port + 5)) --auth-secret "$SIGNALROOM_TEST_SECRET"
 export SIGNALROOM_URL="http://127.0.0.1:$port"
 export SIGNALROOM_CLUSTER_URLS="http://127.0.0.1:$((port + 2)),http://127.0.0.1:$((port + 3))"
+export SIGNALROOM_SECURED_URL="http://127.0.0.1:$((port + 5))"
 
 step "Socket.IO client compatibility (socket.io-client 2.x and 4.x, alone and across instances)"
 (cd end2end && node --test compat/)

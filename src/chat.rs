@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use crate::call::{CallPanel, CallSession, CallView};
-use crate::client::{Socket, SocketEvent};
+use crate::client::{claims_moderator, page_token, Socket, SocketEvent};
+use crate::members::{MembersPanel, MembersView};
 use crate::protocol::{ClientEvent, DisplayName, JoinOptions, RoomName, ServerEvent};
 
 /// Where the page is in its connection's life; the buttons' states follow from it.
@@ -33,6 +34,11 @@ pub fn Chat() -> impl IntoView {
         NodeRef::<html::Textarea>::new(),
         NodeRef::<html::Textarea>::new(),
     );
+    // A join token from the page's address (`?token=`), read once hydrated (`None` on the
+    // server, which renders no moderation controls).
+    let token = StoredValue::new(None::<String>);
+    let moderator = RwSignal::new(false);
+    let members = MembersView::new();
     // The call shares this connection: it follows the room's events and sends its signals.
     let call_view = CallView::new();
     let call = StoredValue::new_local(CallSession::new(call_view, move |event| {
@@ -40,7 +46,12 @@ pub fn Chat() -> impl IntoView {
     }));
 
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
-    Effect::new(move || hydrated.set(true));
+    Effect::new(move || {
+        let found = page_token();
+        moderator.set(found.as_deref().is_some_and(claims_moderator));
+        token.set_value(found);
+        hydrated.set(true);
+    });
     // Keep the newest line in view: after the next frame, once the new value is rendered.
     Effect::new(move || {
         output.track();
@@ -60,7 +71,10 @@ pub fn Chat() -> impl IntoView {
             }
         }
         SocketEvent::Event(ServerEvent::Leaved { room, .. }) => {
-            status.set(format!("Left room {room}"));
+            // A removal said why already; a leave the user asked for says so here.
+            if phase.get_untracked() == Phase::Leaving {
+                status.set(format!("Left room {room}"));
+            }
             phase.set(Phase::Idle);
             socket.with_value(|s| s.as_ref().map(Socket::close));
         }
@@ -92,6 +106,14 @@ pub fn Chat() -> impl IntoView {
             phase.set(Phase::Idle);
             socket.with_value(|s| s.as_ref().map(Socket::close));
         }
+        SocketEvent::Event(ServerEvent::Removed { room, reason }) => {
+            status.set(format!("Removed from room {room}: {}", reason.message))
+        }
+        SocketEvent::Event(ServerEvent::Locked { room, locked }) => status.set(if locked {
+            format!("Room {room} is locked: no one new can join")
+        } else {
+            format!("Room {room} is unlocked")
+        }),
         // Call signaling; the chat has no use for it.
         SocketEvent::Event(
             ServerEvent::Roster { .. } | ServerEvent::Signal { .. } | ServerEvent::IceServers(_),
@@ -111,8 +133,14 @@ pub fn Chat() -> impl IntoView {
 
     let on_socket_event = move |event: SocketEvent| {
         match &event {
-            SocketEvent::Event(server_event) => call.with_value(|c| c.on_event(server_event)),
-            SocketEvent::Closed { .. } => call.with_value(|c| c.on_closed()),
+            SocketEvent::Event(server_event) => {
+                members.on_event(server_event);
+                call.with_value(|c| c.on_event(server_event))
+            }
+            SocketEvent::Closed { .. } => {
+                members.clear();
+                call.with_value(|c| c.on_closed())
+            }
             SocketEvent::Connected { .. } => {}
         }
         on_chat_event(event)
@@ -141,7 +169,7 @@ pub fn Chat() -> impl IntoView {
                 .filter(|&n| n > 0),
         };
         let join = ClientEvent::Join { room, options };
-        let result = Socket::connect(move |event| {
+        let result = Socket::connect(token.get_value(), move |event| {
             if matches!(event, SocketEvent::Connected { .. }) {
                 socket.with_value(|s| s.as_ref().map(|s| s.emit(&join)));
             }
@@ -193,6 +221,20 @@ pub fn Chat() -> impl IntoView {
         }
     };
 
+    let emit = move |event: ClientEvent| {
+        socket.with_value(|s| s.as_ref().map(|s| s.emit(&event)));
+    };
+    let kick = move |peer: String| {
+        if let Phase::Joined { room } = phase.get_untracked() {
+            emit(ClientEvent::Kick { room, peer });
+        }
+    };
+    let lock = move |locked: bool| {
+        if let Phase::Joined { room } = phase.get_untracked() {
+            emit(ClientEvent::Lock { room, locked });
+        }
+    };
+
     let joined = move || matches!(phase.get(), Phase::Joined { .. });
     view! {
         <div class="chat" data-hydrated=move || hydrated.get().to_string()>
@@ -211,6 +253,9 @@ pub fn Chat() -> impl IntoView {
                 <button id="send" on:click=move |_| send() disabled=move || !joined()>"Send"</button>
                 <p id="status" role="status">{move || status.get()}</p>
             </div>
+            <Show when=joined>
+                <MembersPanel view=members moderator=moderator.get() on_kick=kick on_lock=lock/>
+            </Show>
             <CallPanel session=call view=call_view joined=Signal::derive(joined)/>
         </div>
     }

@@ -1,8 +1,8 @@
 //! signalroom: a WebRTC signaling server and browser chat room in one binary.
 //!
 //! - [`protocol`]: the wire contract (event names and payloads), shared by server and browser.
-//! - [`app`], [`chat`], [`call`]: the Leptos page (chat room and video call), rendered on the
-//!   server and hydrated in the browser.
+//! - [`app`], [`chat`], [`members`], [`call`]: the Leptos page (chat room, its members and
+//!   their moderation, video call), rendered on the server and hydrated in the browser.
 //! - [`client`]: the browser's Socket.IO client over `web_sys::WebSocket`.
 //! - `server` (feature `ssr`): config, logging, room rules, Socket.IO handlers, the axum router.
 
@@ -10,6 +10,7 @@ pub mod app;
 pub mod call;
 pub mod chat;
 pub mod client;
+pub mod members;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod server;

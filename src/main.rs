@@ -1,15 +1,21 @@
 //! `signalroom`: parses settings, starts logging and the runtime, serves until Ctrl-C or
-//! SIGTERM.
+//! SIGTERM; `signalroom token` prints a join token instead.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use signalroom::server::{self, logging, Config};
+use signalroom::server::config::Command;
+use signalroom::server::{self, logging, token_command, Config};
 use tokio::net::TcpListener;
 
 /// A failure to start (or to keep serving) is one line on stderr and exit status 1.
 fn main() -> ExitCode {
-    match serve(Config::parse()) {
+    let config = Config::parse();
+    let done = match &config.command {
+        Some(Command::Token(args)) => token_command::print(&config, args),
+        None => serve(config),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("signalroom: {err:#}");

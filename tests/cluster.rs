@@ -2,7 +2,8 @@
 //! test on a port of its own): one room across instances in every respect (roster in join
 //! order with names, `otherjoin`, `message` in order, `bye`, `signal`, refusals, capacity under a
 //! join race, per-client limits), an instance killed or shut down, Redis restarted empty, a slow
-//! receiver on another instance, and the settings (prefix, password, unreachable Redis).
+//! receiver on another instance, moderation (kicks, bans and locks hold on every instance), and
+//! the settings (prefix, password, unreachable Redis).
 
 mod common;
 
@@ -200,6 +201,78 @@ async fn members_on_different_instances_share_one_room() {
         (json!(3), json!(2))
     );
     assert_ne!(health_a["cluster"]["node"], health_b["cluster"]["node"]);
+}
+
+#[tokio::test]
+async fn kicks_bans_and_locks_hold_on_every_instance() {
+    use common::tokens::{jwt, SECRET};
+    let redis = RedisServer::start();
+    let secured = || Config {
+        auth_secret: Some(SECRET.into()),
+        ..cluster_config(&redis)
+    };
+    let (a, b) = (
+        start_server_with(secured()).await,
+        start_server_with(secured()).await,
+    );
+    let connect = |addr, token: String| async move {
+        TestClient::connect_with_token(addr, &token)
+            .await
+            .expect("token accepted")
+            .watch_presence()
+    };
+    let mut moderator = connect(a.addr, jwt(json!({"role": "moderator", "name": "Mod"}))).await;
+    let eve_token = jwt(json!({"name": "Eve"}));
+    let mut eve = connect(b.addr, eve_token.clone()).await;
+    let mut bob = connect(b.addr, jwt(json!({"name": "Bob"}))).await;
+    join_with(&mut moderator, "r", json!(null)).await;
+    let (eve_id, _) = join_with(&mut eve, "r", json!(null)).await;
+    join_with(&mut bob, "r", json!(null)).await;
+    for _ in 0..2 {
+        moderator.expect("otherjoin").await;
+    }
+    eve.expect("otherjoin").await;
+
+    // A moderator on A kicks a member on B: B removes it, and every instance says `bye`.
+    moderator
+        .emit("kick", vec![json!("r"), json!(eve_id)])
+        .await;
+    assert_eq!(eve.expect("removed").await[1]["code"], json!("kicked"));
+    assert_eq!(eve.expect("leaved").await, vec![json!("r"), json!(eve_id)]);
+    for member in [&mut moderator, &mut bob] {
+        assert_eq!(member.expect("bye").await, vec![json!("r"), json!(eve_id)]);
+    }
+    // Its token is banned from the room on either instance.
+    eve.emit("join", vec![json!("r")]).await;
+    assert_eq!(eve.expect("refused").await[0]["code"], json!("kicked"));
+    let mut eve_on_a = connect(a.addr, eve_token).await;
+    eve_on_a.emit("join", vec![json!("r")]).await;
+    assert_eq!(eve_on_a.expect("refused").await[0]["code"], json!("kicked"));
+    // Kicking someone no longer there is refused from the instance that held it.
+    moderator
+        .emit("kick", vec![json!("r"), json!(eve_id)])
+        .await;
+    assert_eq!(
+        moderator.expect("refused").await[0]["code"],
+        json!("unknown_peer")
+    );
+
+    // A lock on A holds for joins on B, and every member hears of it.
+    moderator.emit("lock", vec![json!("r")]).await;
+    for member in [&mut moderator, &mut bob] {
+        assert_eq!(member.expect("locked").await, vec![json!("r"), json!(true)]);
+    }
+    let mut late = connect(b.addr, jwt(json!({}))).await;
+    late.emit("join", vec![json!("r")]).await;
+    assert_eq!(
+        late.expect("refused").await[0]["code"],
+        json!("room_locked")
+    );
+    moderator.emit("unlock", vec![json!("r")]).await;
+    bob.expect("locked").await;
+    moderator.expect("locked").await;
+    let (late_id, _) = join_with(&mut late, "r", json!(null)).await;
+    assert_eq!(moderator.expect("otherjoin").await[1], json!(late_id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,24 +10,30 @@ export const EVENTS = ['joined', 'leaved', 'bye', 'message', 'refused'];
 export const CALL_EVENTS = [...EVENTS, 'roster', 'otherjoin', 'full', 'signal', 'ice_servers'];
 const WAIT_MS = 10_000;
 
-/** Each flavour of client, as a function of the server's URL. */
+const base = { forceNew: true, reconnection: false };
+// A join token as each generation sends it: socket.io 2 has no handshake auth, so a query
+// parameter; socket.io 3+ sends `auth`.
+const v2 = (url, token, extra) => io2(url, { ...base, ...extra, ...(token && { query: { token } }) });
+const v4 = (url, token, extra) => io4(url, { ...base, ...extra, ...(token && { auth: { token } }) });
+
+/** Each flavour of client, as a function of the server's URL and a join token (if any). */
 export const flavours = {
-  'socket.io-client 2.x, polling then websocket': (url) => io2(url, { forceNew: true, reconnection: false }),
-  'socket.io-client 2.x, websocket': (url) =>
-    io2(url, { forceNew: true, reconnection: false, transports: ['websocket'] }),
-  'socket.io-client 4.x, polling then websocket': (url) => io4(url, { forceNew: true, reconnection: false }),
-  'socket.io-client 4.x, websocket': (url) =>
-    io4(url, { forceNew: true, reconnection: false, transports: ['websocket'] }),
-  'socket.io-client 4.x, polling': (url) =>
-    io4(url, { forceNew: true, reconnection: false, transports: ['polling'] }),
+  'socket.io-client 2.x, polling then websocket': (url, token) => v2(url, token, {}),
+  'socket.io-client 2.x, websocket': (url, token) => v2(url, token, { transports: ['websocket'] }),
+  'socket.io-client 4.x, polling then websocket': (url, token) => v4(url, token, {}),
+  'socket.io-client 4.x, websocket': (url, token) => v4(url, token, { transports: ['websocket'] }),
+  'socket.io-client 4.x, polling': (url, token) => v4(url, token, { transports: ['polling'] }),
 };
 
 const open = new Set();
 after(() => open.forEach((s) => s.close()));
 
-/** A client of `flavour` connected to `url`, recording every event in `events` in arrival order. */
-export async function client(flavour, url, events = EVENTS) {
-  const socket = flavours[flavour](url);
+/**
+ * A client of `flavour` connected to `url` (presenting `token`, if given), recording every event
+ * in `events` in arrival order. Rejects with the server's message if it refuses the connection.
+ */
+export async function client(flavour, url, events = EVENTS, { token } = {}) {
+  const socket = flavours[flavour](url, token);
   open.add(socket);
   const queue = [];
   let waiter = null;
@@ -39,7 +45,14 @@ export async function client(flavour, url, events = EVENTS) {
   }
   await new Promise((resolve, reject) => {
     socket.once('connect', resolve);
-    socket.once('connect_error', reject);
+    const refused = (err) => {
+      socket.close();
+      open.delete(socket);
+      reject(new Error(err?.message ?? String(err)));
+    };
+    socket.once('connect_error', refused);
+    // socket.io-client 2.x reports a refused namespace connection as `error`, with its data.
+    socket.once('error', refused);
   });
   const next = async () => {
     const deadline = Date.now() + WAIT_MS;

@@ -11,6 +11,14 @@ pub const PONG: &str = "3";
 /// Socket.IO `connect` to the default namespace.
 pub const CONNECT: &str = "40";
 
+/// Socket.IO `connect` to the default namespace, with the join token as the handshake's auth.
+pub fn connect(token: Option<&str>) -> String {
+    match token {
+        Some(token) => format!("{CONNECT}{}", serde_json::json!({ "token": token })),
+        None => CONNECT.to_owned(),
+    }
+}
+
 /// What one text frame from the server says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
@@ -132,6 +140,12 @@ pub fn encode_event(event: &ClientEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_carries_the_token_as_auth() {
+        assert_eq!(connect(None), "40");
+        assert_eq!(connect(Some("a.b\"c")), r#"40{"token":"a.b\"c"}"#);
+    }
     use crate::protocol::RoomName;
     use serde_json::json;
 

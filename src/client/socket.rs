@@ -38,8 +38,11 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Connects to `/socket.io/` on the page's own host.
-    pub fn connect(on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, String> {
+    /// Connects to `/socket.io/` on the page's own host, presenting `token` if there is one.
+    pub fn connect(
+        token: Option<String>,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Self, String> {
         let ws = WebSocket::new(&page_url()?).map_err(describe)?;
         let handler: Handler = Rc::new(on_event);
         let closed = Rc::new(Cell::new(false));
@@ -59,7 +62,7 @@ impl Socket {
                     return;
                 };
                 match frame::decode(&text) {
-                    Ok(Incoming::Open(_)) => send(&ws, frame::CONNECT),
+                    Ok(Incoming::Open(_)) => send(&ws, &frame::connect(token.as_deref())),
                     Ok(Incoming::Ping) => send(&ws, frame::PONG),
                     Ok(Incoming::Connected { sid }) => handler(SocketEvent::Connected { id: sid }),
                     Ok(Incoming::Event { name, args }) => {
@@ -117,6 +120,40 @@ impl Drop for Socket {
 
 fn send(ws: &WebSocket, text: &str) {
     let _ = ws.send_with_str(text);
+}
+
+/// The join token the page was opened with (`?token=`), if any.
+pub fn page_token() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get("token")
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether `token` (a JWT) claims the moderator role. Only to decide which controls the page
+/// shows: the server checks the token, the page cannot.
+pub fn claims_moderator(token: &str) -> bool {
+    let Some(payload) = token.split('.').nth(1) else {
+        return false;
+    };
+    // base64url without padding, as JWTs write it, to the base64 `atob` reads.
+    let mut b64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !b64.len().is_multiple_of(4) {
+        b64.push('=');
+    }
+    let Some(json) = web_sys::window().and_then(|w| w.atob(&b64).ok()) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(&json)
+        .is_ok_and(|claims| claims["role"] == "moderator")
 }
 
 /// The Socket.IO WebSocket endpoint of the server that served the page.

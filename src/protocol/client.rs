@@ -31,6 +31,16 @@ pub enum ClientEvent {
     },
     /// Asks for the ICE servers to use, with fresh TURN credentials.
     IceServers,
+    /// A moderator removes peer `peer` (a socket id) from a room both are in.
+    Kick {
+        room: RoomName,
+        peer: String,
+    },
+    /// A moderator closes (`locked`) or reopens a room it is in to new joins: `lock` / `unlock`.
+    Lock {
+        room: RoomName,
+        locked: bool,
+    },
 }
 
 /// The optional second argument of `join`: a display name as a string, or
@@ -96,6 +106,9 @@ impl ClientEvent {
             Self::Message { .. } => event::MESSAGE,
             Self::Signal { .. } => event::SIGNAL,
             Self::IceServers => event::ICE_SERVERS,
+            Self::Kick { .. } => event::KICK,
+            Self::Lock { locked: true, .. } => event::LOCK,
+            Self::Lock { locked: false, .. } => event::UNLOCK,
         }
     }
 
@@ -118,6 +131,11 @@ impl ClientEvent {
                 items.push(serde_json::to_value(signal).unwrap_or_default());
             }
             Self::IceServers => {}
+            Self::Kick { room, peer } => {
+                items.push(room.as_str().into());
+                items.push(peer.as_str().into());
+            }
+            Self::Lock { room, .. } => items.push(room.as_str().into()),
         }
         Value::Array(items)
     }
@@ -133,6 +151,13 @@ impl ClientEvent {
             }
         };
         let bad = || refuse(RefusalCode::BadArguments);
+        let peer = |i: usize| {
+            args.get(i)
+                .and_then(Value::as_str)
+                .filter(|id| (1..=64).contains(&id.len()))
+                .map(str::to_owned)
+                .ok_or_else(bad)
+        };
         match name {
             event::JOIN => Ok(Self::Join {
                 room: room(0)?,
@@ -146,12 +171,7 @@ impl ClientEvent {
             }
             event::SIGNAL => {
                 let room = room(0)?;
-                let to = args
-                    .get(1)
-                    .and_then(Value::as_str)
-                    .filter(|id| (1..=64).contains(&id.len()))
-                    .ok_or_else(bad)?
-                    .to_owned();
+                let to = peer(1)?;
                 let signal = args
                     .get(2)
                     .and_then(|v| Signal::deserialize(v).ok())
@@ -159,6 +179,14 @@ impl ClientEvent {
                 Ok(Self::Signal { room, to, signal })
             }
             event::ICE_SERVERS => Ok(Self::IceServers),
+            event::KICK => Ok(Self::Kick {
+                room: room(0)?,
+                peer: peer(1)?,
+            }),
+            event::LOCK | event::UNLOCK => Ok(Self::Lock {
+                room: room(0)?,
+                locked: name == event::LOCK,
+            }),
             _ => Err(refuse(RefusalCode::UnknownEvent)),
         }
     }
@@ -239,6 +267,29 @@ mod tests {
             code(&[json!(""), json!("peer"), json!({"type": "hangup"})]),
             RefusalCode::InvalidRoom
         );
+    }
+
+    #[test]
+    fn moderation_events_name_a_room_and_for_kick_a_peer() {
+        let kick = ClientEvent::decode("kick", &[json!("r"), json!("peer")]).unwrap();
+        assert_eq!(kick.to_array(), json!(["kick", "r", "peer"]));
+        let lock = ClientEvent::decode("lock", &[json!("r")]).unwrap();
+        assert_eq!(lock.to_array(), json!(["lock", "r"]));
+        let unlock = ClientEvent::decode("unlock", &[json!("r")]).unwrap();
+        assert_eq!(
+            unlock,
+            ClientEvent::Lock {
+                room: room("r"),
+                locked: false
+            }
+        );
+        let code = |name, args: &[Value]| ClientEvent::decode(name, args).unwrap_err().code;
+        assert_eq!(code("kick", &[json!("r")]), RefusalCode::BadArguments);
+        assert_eq!(
+            code("kick", &[json!("r"), json!(3)]),
+            RefusalCode::BadArguments
+        );
+        assert_eq!(code("lock", &[]), RefusalCode::BadArguments);
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub enum RefusalCode {
     /// A cluster instance cannot reach Redis: it cannot check a join's seat, nor reach the
     /// members on other instances.
     ClusterUnavailable,
+    /// The join token does not grant this room, or this role (`kick`, `lock` need `moderator`).
+    Forbidden,
+    /// A moderator locked the room: no new joins until it is unlocked or empties.
+    RoomLocked,
+    /// A moderator removed this token's holder from the room a short while ago.
+    Kicked,
 }
 
 impl RefusalCode {
@@ -62,6 +68,42 @@ impl RefusalCode {
                 "the server cannot reach the rest of its cluster: joins are refused, and messages \
                  and signals reach only members on this server; try again shortly"
             }
+            Self::Forbidden => "your join token does not allow this",
+            Self::RoomLocked => "the room is locked: it takes no new members for now",
+            Self::Kicked => "you were removed from this room recently; try again later",
+        }
+    }
+}
+
+/// Why the server took a member out of a room: the second argument of `removed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub code: RemovalCode,
+    /// For people; the code is for programs.
+    pub message: String,
+}
+
+impl Removal {
+    pub fn new(code: RemovalCode) -> Self {
+        Self {
+            message: code.describe().to_owned(),
+            code,
+        }
+    }
+}
+
+/// Machine-readable reasons for a removal from a room; documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalCode {
+    /// A moderator (or the application, through the server API) removed the member.
+    Kicked,
+}
+
+impl RemovalCode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Kicked => "a moderator removed you from the room",
         }
     }
 }

@@ -5,8 +5,9 @@
 //! `message(room, data)`; the server answers `joined(room, id)`, `leaved(room, id)`, `bye(room, id)`
 //! and `message(room, senderId, data)`. Everything else is an addition old clients can ignore:
 //! the course's `otherjoin` and `full`, a `roster`, directed `signal`s and `ice_servers` for
-//! WebRTC calls, and `refused` and `closing`, so a client always learns why the server did not
-//! act or is ending its connection.
+//! WebRTC calls, `refused` and `closing`, so a client always learns why the server did not
+//! act or is ending its connection, and moderation (`kick`, `lock`, `unlock`; `removed` and
+//! `locked`) for servers that check join tokens.
 //!
 //! - [`names`]: room and display names, validated.
 //! - [`client`]: what clients send; [`server`]: what the server sends.
@@ -20,7 +21,7 @@ mod server;
 mod signal;
 
 pub use client::{ClientEvent, JoinOptions, MAX_REQUESTED_CAPACITY};
-pub use errors::{CloseCode, Closing, Refusal, RefusalCode};
+pub use errors::{CloseCode, Closing, Refusal, RefusalCode, Removal, RemovalCode};
 pub use names::{DisplayName, RoomName, MAX_NAME_CHARS, MAX_ROOM_CHARS};
 pub use server::{Peer, ServerEvent};
 pub use signal::{IceCandidate, IceServer, Signal};
@@ -40,6 +41,11 @@ pub mod event {
     pub const ROSTER: &str = "roster";
     pub const SIGNAL: &str = "signal";
     pub const ICE_SERVERS: &str = "ice_servers";
+    pub const KICK: &str = "kick";
+    pub const LOCK: &str = "lock";
+    pub const UNLOCK: &str = "unlock";
+    pub const REMOVED: &str = "removed";
+    pub const LOCKED: &str = "locked";
 }
 
 #[cfg(test)]
@@ -66,8 +72,11 @@ mod properties {
         })
     }
 
-    const CLIENT_EVENTS: [&str; 7] = [
+    const CLIENT_EVENTS: [&str; 10] = [
         event::JOIN,
+        event::KICK,
+        event::LOCK,
+        event::UNLOCK,
         event::LEAVE,
         event::MESSAGE,
         event::SIGNAL,
@@ -75,8 +84,10 @@ mod properties {
         "other",
         "",
     ];
-    const SERVER_EVENTS: [&str; 12] = [
+    const SERVER_EVENTS: [&str; 14] = [
         event::JOINED,
+        event::REMOVED,
+        event::LOCKED,
         event::LEAVED,
         event::BYE,
         event::MESSAGE,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{event, Closing, IceServer, Refusal, Signal};
+use super::{event, Closing, IceServer, Refusal, Removal, Signal};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
@@ -41,6 +41,10 @@ pub enum ServerEvent {
     },
     /// To a client that asked: the ICE servers to use.
     IceServers(Vec<IceServer>),
+    /// To a member the server took out of a room, and why; `leaved` follows, as if it had left.
+    Removed { room: String, reason: Removal },
+    /// To everyone in the room when a moderator locks it (no new joins) or unlocks it.
+    Locked { room: String, locked: bool },
 }
 
 /// A room member as the roster lists it.
@@ -64,6 +68,8 @@ impl ServerEvent {
             Self::Roster { .. } => event::ROSTER,
             Self::Signal { .. } => event::SIGNAL,
             Self::IceServers(_) => event::ICE_SERVERS,
+            Self::Removed { .. } => event::REMOVED,
+            Self::Locked { .. } => event::LOCKED,
         }
     }
 
@@ -120,6 +126,14 @@ impl ServerEvent {
                 signal: typed(args, 2)?,
             },
             event::ICE_SERVERS => Self::IceServers(typed(args, 0)?),
+            event::REMOVED => Self::Removed {
+                room: text(0)?,
+                reason: typed(args, 1)?,
+            },
+            event::LOCKED => Self::Locked {
+                room: text(0)?,
+                locked: args.get(1)?.as_bool()?,
+            },
             _ => return None,
         })
     }
@@ -155,6 +169,8 @@ impl Serialize for ServerEvent {
             Self::Roster { room, peers } => args!(room, peers),
             Self::Signal { room, from, signal } => args!(room, from, signal),
             Self::IceServers(servers) => args!(servers),
+            Self::Removed { room, reason } => args!(room, reason),
+            Self::Locked { room, locked } => args!(room, locked),
         }
     }
 }
@@ -162,7 +178,7 @@ impl Serialize for ServerEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{CloseCode, RefusalCode};
+    use crate::protocol::{CloseCode, RefusalCode, RemovalCode};
     use serde_json::json;
 
     /// Serializes `event` and reads it back as the browser does.
@@ -234,5 +250,15 @@ mod tests {
         assert_eq!(refused[0]["code"], "not_member");
         let closing = round_trip(ServerEvent::Closing(Closing::new(CloseCode::SlowReceiver)));
         assert_eq!(closing[0]["code"], "slow_receiver");
+        let removed = round_trip(ServerEvent::Removed {
+            room: "r".into(),
+            reason: Removal::new(RemovalCode::Kicked),
+        });
+        assert_eq!(removed[1]["code"], "kicked");
+        let locked = round_trip(ServerEvent::Locked {
+            room: "r".into(),
+            locked: true,
+        });
+        assert_eq!(locked, json!(["r", true]));
     }
 }

@@ -122,6 +122,87 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_NODE_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(2..=3600))]
     pub node_timeout: u64,
+
+    /// Requires a join token from every Socket.IO connection: a JWT signed HS256 with this
+    /// secret (see the README's "Join tokens"). At least 32 bytes. Unset: anyone may join any
+    /// room under any name.
+    #[arg(long, env = "SIGNALROOM_AUTH_SECRET", hide_env_values = true, global = true,
+          value_parser = parse_secret)]
+    pub auth_secret: Option<String>,
+
+    /// Seconds of clock skew forgiven when checking a token's `exp`, `nbf` and `iat`.
+    #[arg(long, env = "SIGNALROOM_AUTH_LEEWAY", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub auth_leeway: u64,
+
+    /// Seconds a kicked member may not rejoin the room with the same token.
+    #[arg(long, env = "SIGNALROOM_KICK_BAN", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400 * 30))]
+    pub kick_ban: u64,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Prints a join token signed with `--auth-secret`, for scripts and for trying it out.
+    Token(TokenArgs),
+}
+
+/// `signalroom token`'s claims (the README's claim table).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// A room the token grants; ending in `*`, a prefix. Repeat for several; none: every room.
+    #[arg(long = "room")]
+    pub rooms: Vec<String>,
+    /// The display name others see.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The user's identity in the application.
+    #[arg(long)]
+    pub sub: Option<String>,
+    /// `member` or `moderator`.
+    #[arg(long, default_value = "member", value_parser = ["member", "moderator"])]
+    pub role: String,
+    /// Seats of a room the holder creates.
+    #[arg(long)]
+    pub capacity: Option<usize>,
+    /// How long the token is valid: seconds, or a number with `s`, `m`, `h` or `d`.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: u64,
+}
+
+/// `--ttl`: `90`, `90s`, `15m`, `1h`, `7d`, in seconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (&text[..at], c),
+        _ => (text, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err("use a number with s, m, h or d, e.g. 1h".into()),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| "use a positive number with s, m, h or d, e.g. 1h".into())
+}
+
+/// `--auth-secret`: long enough that it cannot be guessed by trying (HS256's key is as strong as
+/// the secret).
+fn parse_secret(secret: &str) -> Result<String, String> {
+    if secret.len() >= 32 {
+        Ok(secret.to_owned())
+    } else {
+        Err("at least 32 bytes (e.g. `openssl rand -hex 32`)".into())
+    }
 }
 
 /// `--redis-prefix`: the characters that need no escaping in a Redis key or a Lua string.
@@ -138,5 +219,49 @@ impl Default for Config {
     /// The embedded defaults, as with no flags and no environment.
     fn default() -> Self {
         Self::parse_from(["signalroom"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("1h"), Ok(3600));
+        assert_eq!(parse_duration("2d"), Ok(172_800));
+        for bad in ["", "h", "0", "1w", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_token_subcommand_reads_the_global_secret() {
+        let secret = "s".repeat(32);
+        let config = Config::parse_from([
+            "signalroom",
+            "token",
+            "--auth-secret",
+            &secret,
+            "--room",
+            "a",
+            "--room",
+            "b*",
+            "--role",
+            "moderator",
+            "--ttl",
+            "10m",
+        ]);
+        assert_eq!(config.auth_secret.as_deref(), Some(secret.as_str()));
+        let Some(Command::Token(args)) = config.command else {
+            panic!("no token command");
+        };
+        assert_eq!(
+            (args.rooms, args.role, args.ttl),
+            (vec!["a".into(), "b*".into()], "moderator".into(), 600)
+        );
+        assert!(Config::try_parse_from(["signalroom", "--auth-secret", "short"]).is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
 
+pub mod auth;
+mod bans;
 pub mod cluster;
 pub mod config;
 mod draining;
@@ -13,6 +15,7 @@ pub mod security;
 pub mod signaling;
 mod socketio_gate;
 mod static_files;
+pub mod token_command;
 
 use std::future::Future;
 use std::net::SocketAddr;

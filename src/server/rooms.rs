@@ -55,6 +55,8 @@ pub enum Joined<M> {
     Full { capacity: usize },
     /// The member is being disconnected (see [`Rooms::evict`]); nothing changed.
     Closing,
+    /// A moderator locked the room (see [`Rooms::set_locked`]); nothing changed.
+    Locked,
 }
 
 /// What a leave did.
@@ -69,6 +71,8 @@ pub enum Left {
 #[derive(Debug)]
 struct Room<M> {
     capacity: Option<usize>,
+    /// No new joins; forgotten with the room when it empties.
+    locked: bool,
     /// Each member's name, with the order in which it joined.
     members: BTreeMap<M, (u64, DisplayName)>,
     joins: u64,
@@ -132,9 +136,13 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         }
         let entry = self.rooms.entry(room.clone()).or_insert_with(|| Room {
             capacity: limits.capacity_for(seat.capacity),
+            locked: false,
             members: BTreeMap::new(),
             joins: 0,
         });
+        if entry.locked {
+            return Joined::Locked;
+        }
         // Capacities are at least 1, so a room just created is never full.
         if let Some(capacity) = entry.capacity.filter(|&c| entry.members.len() >= c) {
             return Joined::Full { capacity };
@@ -180,6 +188,7 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
     ) -> usize {
         let entry = self.rooms.entry(room.clone()).or_insert_with(|| Room {
             capacity,
+            locked: false,
             members: BTreeMap::new(),
             joins: 0,
         });
@@ -245,6 +254,17 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
                 (room, remaining)
             })
             .collect()
+    }
+
+    /// Locks `room` to new joins, or unlocks it; false if it has no member (nothing to lock).
+    pub fn set_locked(&mut self, room: &RoomName, locked: bool) -> bool {
+        match self.rooms.get_mut(room) {
+            Some(entry) => {
+                entry.locked = locked;
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn is_member(&self, member: &M, room: &RoomName) -> bool {
@@ -504,6 +524,28 @@ mod tests {
         rooms.join(&1, &room("a"), seat("x"), OPEN);
         assert_eq!(rooms.leave(&2, &room("a")), Left::NotMember);
         assert_eq!(rooms.member_count(&room("a")), 1);
+    }
+
+    #[test]
+    fn a_locked_room_takes_no_new_member_until_unlocked_or_emptied() {
+        let mut rooms = Rooms::default();
+        assert!(!rooms.set_locked(&room("a"), true), "no room to lock");
+        rooms.join(&1, &room("a"), seat("x"), OPEN);
+        assert!(rooms.set_locked(&room("a"), true));
+        assert_eq!(rooms.join(&2, &room("a"), seat("y"), OPEN), Joined::Locked);
+        assert!(matches!(
+            rooms.join(&1, &room("a"), seat("x"), OPEN),
+            Joined::AlreadyMember { .. }
+        ));
+        rooms.set_locked(&room("a"), false);
+        assert!(added(2)(&rooms.join(&2, &room("a"), seat("y"), OPEN)));
+        rooms.set_locked(&room("a"), true);
+        rooms.leave(&1, &room("a"));
+        rooms.leave(&2, &room("a"));
+        assert!(
+            added(1)(&rooms.join(&3, &room("a"), seat("z"), OPEN)),
+            "emptied: unlocked"
+        );
     }
 
     #[test]

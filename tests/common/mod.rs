@@ -4,6 +4,7 @@
 
 pub mod raw;
 pub mod redis_server;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -74,17 +75,46 @@ impl TestClient {
 
     /// Connects, or returns `None` if the server does not accept the namespace connection.
     pub async fn try_connect(addr: SocketAddr, transport: TransportType) -> Option<Self> {
+        Self::open(addr, transport, None).await.ok()
+    }
+
+    /// Connects presenting `token` in the handshake's auth (as socket.io 3+ clients do), or
+    /// returns the server's `connect_error` message.
+    pub async fn connect_with_token(addr: SocketAddr, token: &str) -> Result<Self, String> {
+        let auth = json!({ "token": token });
+        Self::open(addr, TransportType::Websocket, Some(auth)).await
+    }
+
+    /// Connects (with `auth` as the handshake's auth, if any), or returns the server's
+    /// `connect_error` message (empty if it sent none).
+    pub async fn open(
+        addr: SocketAddr,
+        transport: TransportType,
+        auth: Option<Value>,
+    ) -> Result<Self, String> {
         let (tx, events) = mpsc::unbounded_channel();
-        let (connected_tx, connected) = oneshot::channel();
-        let connected_tx = std::sync::Mutex::new(Some(connected_tx));
-        let client = ClientBuilder::new(format!("http://{addr}/"))
+        let (connected_tx, connected) = oneshot::channel::<Result<(), String>>();
+        let connected_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(connected_tx)));
+        let refused_tx = connected_tx.clone();
+        let mut builder = ClientBuilder::new(format!("http://{addr}/"))
             .transport_type(transport)
-            .reconnect(false)
+            .reconnect(false);
+        if let Some(auth) = auth {
+            builder = builder.auth(auth);
+        }
+        let client = builder
             // rust_socketio lets `emit` run before the server has acknowledged the namespace
             // connection; socket.io clients buffer until then, so the harness waits likewise.
             .on(Event::Connect, move |_, _| {
                 if let Some(tx) = connected_tx.lock().unwrap().take() {
-                    let _ = tx.send(());
+                    let _ = tx.send(Ok(()));
+                }
+                async {}.boxed()
+            })
+            // A `connect_error`, before the connection was acknowledged.
+            .on(Event::Error, move |payload, _| {
+                if let Some(tx) = refused_tx.lock().unwrap().take() {
+                    let _ = tx.send(Err(connect_error_message(&payload)));
                 }
                 async {}.boxed()
             })
@@ -108,17 +138,19 @@ impl TestClient {
             .await
             .expect("connect");
         // A refused connection never gets the namespace acknowledgement.
-        match tokio::time::timeout(Duration::from_secs(2), connected).await {
-            Ok(Ok(())) => Some(Self {
-                client,
-                events,
-                presence: false,
-            }),
-            _ => {
-                let _ = client.disconnect().await;
-                None
+        let refused = match tokio::time::timeout(Duration::from_secs(2), connected).await {
+            Ok(Ok(Ok(()))) => {
+                return Ok(Self {
+                    client,
+                    events,
+                    presence: false,
+                })
             }
-        }
+            Ok(Ok(Err(message))) => message,
+            _ => String::new(),
+        };
+        let _ = client.disconnect().await;
+        Err(refused)
     }
 
     pub async fn emit(&self, event: &str, args: Vec<Value>) {
@@ -253,4 +285,26 @@ impl Drop for ServerProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The message of a `connect_error` as rust_socketio reports it ("Received an ConnectError
+/// frame: {json}").
+fn connect_error_message(payload: &Payload) -> String {
+    let text = match payload {
+        Payload::Text(values) => values
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        #[allow(deprecated)]
+        Payload::String(text) => text.clone(),
+        Payload::Binary(_) => String::new(),
+    };
+    let json = text
+        .split_once(": ")
+        .map_or(text.as_str(), |(_, json)| json);
+    serde_json::from_str::<Value>(json)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| json.to_owned())
 }

@@ -35,7 +35,13 @@ pub enum Frame {
 impl RawClient {
     /// Opens an Engine.IO v4 WebSocket session and connects to the `/` namespace.
     pub async fn connect(addr: SocketAddr) -> Self {
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        Self::connect_with_query(addr, "").await.expect("connected")
+    }
+
+    /// As [`RawClient::connect`], with `query` (e.g. `token=...`) added to the URL, as clients
+    /// without handshake auth send a token; `Err` holds a `connect_error`'s message.
+    pub async fn connect_with_query(addr: SocketAddr, query: &str) -> Result<Self, String> {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket");
@@ -49,12 +55,16 @@ impl RawClient {
             "{open:?}"
         );
         client.send("40").await;
-        let Frame::Text(ack) = client.next().await else {
+        let Frame::Text(answer) = client.next().await else {
             panic!("no CONNECT answer");
         };
-        let ack: Value = serde_json::from_str(ack.strip_prefix("40").expect("CONNECT")).unwrap();
+        if let Some(error) = answer.strip_prefix("44") {
+            let error: Value = serde_json::from_str(error).unwrap();
+            return Err(error["message"].as_str().unwrap_or_default().to_owned());
+        }
+        let ack: Value = serde_json::from_str(answer.strip_prefix("40").expect("CONNECT")).unwrap();
         client.id = ack["sid"].as_str().expect("sid").to_owned();
-        client
+        Ok(client)
     }
 
     /// Opens an Engine.IO session, asks to connect to `/` and goes away at once, without reading

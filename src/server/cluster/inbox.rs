@@ -16,9 +16,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::view::{Authority, Event, RoomView};
-use super::wire::{self, Member, NodeMessage, RoomMessage};
+use super::wire::{self, Member, NodeMessage, RoomMessage, Undelivered};
 use super::{LocalMembers, NodeId, Registration, SeatDone, Seating, Shared};
-use crate::protocol::{event, RefusalCode, RoomName};
+use socketioxide::socket::Sid;
+
+use crate::protocol::{RefusalCode, RoomName};
 
 /// What the inbox handles.
 pub(crate) enum Inbound {
@@ -206,17 +208,31 @@ impl Inbox {
                 event,
             }) => {
                 if !self.members.signal(&room, to, within(event)) {
-                    let channel = self.shared.keys.node_channel(reply_to);
-                    let _ = self
-                        .shared
-                        .publish(channel, wire::undeliverable(from, &room), None);
+                    self.undeliverable(reply_to, from, &room, Undelivered::Signal);
                 }
             }
-            Some(NodeMessage::Undeliverable { from, .. }) => {
+            Some(NodeMessage::Kick {
+                reply_to,
+                room,
+                to,
+                from,
+            }) => {
+                if !self.members.kick(&room, to) {
+                    self.undeliverable(reply_to, from, &room, Undelivered::Kick);
+                }
+            }
+            Some(NodeMessage::Undeliverable { from, event, .. }) => {
                 self.members
-                    .refuse(from, event::SIGNAL, RefusalCode::UnknownPeer);
+                    .refuse(from, event.event(), RefusalCode::UnknownPeer);
             }
             None => debug!(%line, "an undecodable instance message"),
         }
+    }
+
+    /// Tells `from`'s instance that what `from` sent found no peer here.
+    fn undeliverable(&self, reply_to: NodeId, from: Sid, room: &RoomName, event: Undelivered) {
+        let channel = self.shared.keys.node_channel(reply_to);
+        let line = wire::undeliverable(from, room, event);
+        let _ = self.shared.publish(channel, line, None);
     }
 }

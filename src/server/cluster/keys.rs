@@ -14,6 +14,8 @@
 //! | `members:ROOM` | sorted set | the room's members (socket ids), scored by join order |
 //! | `info:ROOM` | hash | socket id → `NODE\nNAME`: the member's instance and display name |
 //! | `capacity:ROOM` | string | the room's seats, when limited |
+//! | `locked:ROOM` | string | present while a moderator has the room locked to new joins |
+//! | `bans:ROOM` | sorted set | digests of kicked members' join tokens, scored with the Redis time (ms) their ban ends |
 //! | `rooms-of:SID` | set | the rooms a member is in |
 //! | `node-members:NODE` | set | the members (socket ids) connected to an instance |
 //! | `room:ROOM` | channel | the room's membership changes and events, for instances with members there |
@@ -53,7 +55,7 @@ const ROOM_CHANNEL: Entry = with_id("room_channel", "room:");
 const NODE_CHANNEL: Entry = with_id("node_channel", "node:");
 
 /// The whole layout; the table in the module's documentation says what each holds.
-const LAYOUT: [Entry; 11] = [
+const LAYOUT: [Entry; 13] = [
     fixed("seq", "seq"),
     fixed("epoch", "epoch"),
     fixed("nodes", "nodes"),
@@ -61,6 +63,8 @@ const LAYOUT: [Entry; 11] = [
     with_id("members", "members:"),
     with_id("info", "info:"),
     with_id("capacity", "capacity:"),
+    with_id("locked", "locked:"),
+    with_id("bans", "bans:"),
     with_id("rooms_of", "rooms-of:"),
     with_id("node_members", "node-members:"),
     ROOM_CHANNEL,

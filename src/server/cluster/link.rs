@@ -33,7 +33,8 @@ use super::replies;
 use super::scripts::{is_noscript, Script, Scripts};
 use super::wire::Reason;
 use super::{LocalMembers, SeatDone, Seating, Shared};
-use crate::protocol::{RefusalCode, RoomName};
+use crate::protocol::{event, RefusalCode, RoomName};
+use crate::server::auth::TokenId;
 
 /// Commands sent in one pipeline at most.
 const MAX_BATCH: usize = 1024;
@@ -226,7 +227,7 @@ impl Link {
                 Op::Publish { .. } => {
                     self.shared.queued_publishes.fetch_sub(1, Ordering::SeqCst);
                 }
-                Op::Unseat { .. } | Op::Depart { .. } => {}
+                Op::Unseat { .. } | Op::Depart { .. } | Op::Lock { .. } | Op::Ban { .. } => {}
             }
         }
         // Nothing is sent after leaving the cluster.
@@ -341,6 +342,7 @@ impl Link {
                 room,
                 name,
                 capacity,
+                token,
                 ..
             } => self.scripts.join.call([
                 self.shared.node.to_string(),
@@ -348,7 +350,17 @@ impl Link {
                 room.to_string(),
                 name.as_str().to_owned(),
                 capacity.to_string(),
+                token.as_ref().map_or("", TokenId::as_str).to_owned(),
             ]),
+            Op::Lock { room, locked, .. } => self
+                .scripts
+                .lock
+                .call([room.as_str(), if *locked { "1" } else { "0" }]),
+            Op::Ban { room, token, ms } => {
+                self.scripts
+                    .ban
+                    .call([room.to_string(), token.as_str().to_owned(), ms.to_string()])
+            }
             Op::Unseat {
                 sid,
                 rooms,
@@ -380,6 +392,8 @@ impl Link {
             Op::Seat { .. } => Some(&self.scripts.join),
             Op::Unseat { .. } => Some(&self.scripts.leave),
             Op::Depart { .. } => Some(&self.scripts.depart),
+            Op::Lock { .. } => Some(&self.scripts.lock),
+            Op::Ban { .. } => Some(&self.scripts.ban),
             Op::Publish { .. } => None,
         }
     }
@@ -423,6 +437,18 @@ impl Link {
                 self.shared.up.store(false, Ordering::SeqCst);
                 let _ = done.send(());
             }
+            Op::Lock { origin, .. } => {
+                if let Value::ServerError(err) = reply {
+                    warn!(%err, "a room lock failed in Redis");
+                    self.members
+                        .refuse(origin, event::LOCK, RefusalCode::ClusterUnavailable);
+                }
+            }
+            Op::Ban { .. } => {
+                if let Value::ServerError(err) = reply {
+                    warn!(%err, "a kick's ban failed in Redis");
+                }
+            }
         }
     }
 
@@ -462,6 +488,8 @@ impl Link {
                 return;
             }
             Some(replies::Join::Full { capacity }) => Seating::Full { capacity },
+            Some(replies::Join::Locked) => Seating::Locked,
+            Some(replies::Join::Banned) => Seating::Banned,
             None => {
                 warn!(%room, ?reply, "unexpected answer to a join");
                 Seating::Unavailable
@@ -553,6 +581,12 @@ impl Link {
                 self.departed = true;
                 let _ = done.send(());
             }
+            Op::Lock { origin, .. } => {
+                self.members
+                    .refuse(origin, event::LOCK, RefusalCode::ClusterUnavailable);
+            }
+            // The kick itself went ahead: only the ban is lost, as with Redis's data.
+            Op::Ban { .. } => {}
         }
     }
 

@@ -67,6 +67,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
 use crate::protocol::{event, DisplayName, RefusalCode, RoomName};
+use crate::server::auth::TokenId;
 use inbox::Inbound;
 use keys::Keys;
 use op::Op;
@@ -107,6 +108,8 @@ pub trait LocalMembers: Send + Sync + 'static {
     fn signal(&self, room: &RoomName, to: Sid, event: Str) -> bool;
     /// Differences in `room`'s members on other instances, for its members here to be told.
     fn changed(&self, room: &RoomName, changes: Vec<Change>);
+    /// A moderator on another instance kicks member `sid` of `room`: false if it is not one.
+    fn kick(&self, room: &RoomName, sid: Sid) -> bool;
     /// Something `sid` sent could not be done after all: it is told `refused` with `code`.
     fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode);
     /// This instance's members, to register them in Redis again.
@@ -124,6 +127,16 @@ pub struct Registration {
     pub capacity: Option<usize>,
 }
 
+/// What a join asks the cluster for.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    pub name: DisplayName,
+    /// The room's seats should this join create it.
+    pub capacity: Option<usize>,
+    /// The joiner's token, checked against the room's bans.
+    pub token: Option<TokenId>,
+}
+
 /// What a join's seat came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seating {
@@ -135,6 +148,10 @@ pub enum Seating {
     Full {
         capacity: usize,
     },
+    /// A moderator locked the room.
+    Locked,
+    /// The joiner's token was kicked from the room a short while ago.
+    Banned,
     /// Redis could not be reached: nothing changed.
     Unavailable,
 }
@@ -277,20 +294,15 @@ impl Cluster {
     }
 
     /// Asks for a seat for `sid` in `room`; `done` is called with the outcome (see [`SeatDone`]).
-    /// `capacity` is the room's seats should this join create it.
-    pub fn seat(
-        &self,
-        sid: Sid,
-        room: RoomName,
-        name: DisplayName,
-        capacity: Option<usize>,
-        done: SeatDone,
-    ) {
+    /// `capacity` is the room's seats should this join create it; `token` is checked against
+    /// the room's bans.
+    pub fn seat(&self, sid: Sid, room: RoomName, seat: Seat, done: SeatDone) {
         let op = Op::Seat {
             sid,
             room,
-            name,
-            capacity: capacity.unwrap_or(0),
+            name: seat.name,
+            capacity: seat.capacity.unwrap_or(0),
+            token: seat.token,
             done,
         };
         if let Err(mpsc::error::SendError(Op::Seat { done, .. })) = self.0.ops.send(op) {
@@ -336,6 +348,45 @@ impl Cluster {
             payload,
             Some((from, event::SIGNAL)),
         )
+    }
+
+    /// Kicks `to`, a member of `room` on `node`, for moderator `from`.
+    pub fn kick(
+        &self,
+        node: NodeId,
+        room: &RoomName,
+        to: Sid,
+        from: Sid,
+    ) -> Result<(), Unavailable> {
+        let payload = wire::kick(self.0.node, room, to, from);
+        self.0.publish(
+            self.0.keys.node_channel(node),
+            payload,
+            Some((from, event::KICK)),
+        )
+    }
+
+    /// Locks `room` to new joins on every instance, or unlocks it, for moderator `origin`.
+    pub fn lock(&self, room: &RoomName, locked: bool, origin: Sid) -> Result<(), Unavailable> {
+        if !self.is_up() {
+            return Err(Unavailable);
+        }
+        let op = Op::Lock {
+            room: room.clone(),
+            locked,
+            origin,
+        };
+        self.0.ops.send(op).map_err(|_| Unavailable)
+    }
+
+    /// `token` may not rejoin `room` on any instance for `length`.
+    pub fn ban(&self, room: &RoomName, token: TokenId, length: Duration) {
+        let ms = u64::try_from(length.as_millis()).unwrap_or(u64::MAX);
+        let _ = self.0.ops.send(Op::Ban {
+            room: room.clone(),
+            token,
+            ms,
+        });
     }
 
     /// `room`'s members on other instances, in join order.

@@ -6,6 +6,7 @@ use tokio::sync::oneshot;
 use super::wire::Reason;
 use super::SeatDone;
 use crate::protocol::{DisplayName, RoomName};
+use crate::server::auth::TokenId;
 
 /// One thing for the link to do.
 pub(crate) enum Op {
@@ -15,7 +16,21 @@ pub(crate) enum Op {
         name: DisplayName,
         /// Seats for the room should this join create it; 0: unlimited.
         capacity: usize,
+        /// The digest of the joiner's token, checked against the room's bans.
+        token: Option<TokenId>,
         done: SeatDone,
+    },
+    /// A moderator (`origin`, told if Redis cannot be reached) locks or unlocks a room.
+    Lock {
+        room: RoomName,
+        locked: bool,
+        origin: Sid,
+    },
+    /// A kicked member's token may not rejoin `room` for `ms`.
+    Ban {
+        room: RoomName,
+        token: TokenId,
+        ms: u64,
     },
     Unseat {
         sid: Sid,

@@ -15,6 +15,8 @@ pub(super) enum Join {
     Full {
         capacity: usize,
     },
+    Locked,
+    Banned,
 }
 
 fn items(value: &Value) -> Option<&[Value]> {
@@ -66,6 +68,8 @@ pub(super) fn join(reply: &Value) -> Option<Join> {
         ("full", [capacity]) => Some(Join::Full {
             capacity: usize::try_from(number(capacity)?).ok()?,
         }),
+        ("locked", []) => Some(Join::Locked),
+        ("banned", []) => Some(Join::Banned),
         _ => None,
     }
 }

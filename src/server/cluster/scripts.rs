@@ -77,6 +77,8 @@ pub struct Scripts {
     pub sync: Script,
     pub snapshot: Script,
     pub depart: Script,
+    pub lock: Script,
+    pub ban: Script,
 }
 
 impl Scripts {
@@ -89,11 +91,15 @@ impl Scripts {
             sync: script(include_str!("scripts/sync.lua")),
             snapshot: script(include_str!("scripts/snapshot.lua")),
             depart: script(include_str!("scripts/depart.lua")),
+            lock: script(include_str!("scripts/lock.lua")),
+            ban: script(include_str!("scripts/ban.lua")),
         }
     }
 
-    pub fn all(&self) -> [&Script; 6] {
+    pub fn all(&self) -> [&Script; 8] {
         [
+            &self.lock,
+            &self.ban,
             &self.join,
             &self.leave,
             &self.heartbeat,

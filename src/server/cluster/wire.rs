@@ -18,7 +18,8 @@
 //! | kind | fields | meaning |
 //! |---|---|---|
 //! | `S` | reply node, room, to, from, event | a `signal` for member `to` of `room`; if it is not there, `U` goes back to the reply node |
-//! | `U` | from, room | a signal `from` sent in `room` found no peer: `from` is told `unknown_peer` |
+//! | `K` | reply node, room, to, from | a moderator (`from`) kicks member `to` of `room`; if it is not there, `U` goes back |
+//! | `U` | from, room, event | the `signal` or `kick` `from` sent in `room` found no peer: `from` is told `unknown_peer` |
 
 use std::ops::Range;
 
@@ -42,6 +43,8 @@ pub enum Reason {
     Shutdown,
     /// Redis held it, but its instance no longer did (a join whose answer was lost).
     Gone,
+    /// A moderator removed it.
+    Kicked,
 }
 
 impl Reason {
@@ -53,6 +56,7 @@ impl Reason {
             Self::Timeout => "timeout",
             Self::Shutdown => "shutdown",
             Self::Gone => "gone",
+            Self::Kicked => "kicked",
         }
     }
 
@@ -64,6 +68,7 @@ impl Reason {
             Self::Timeout,
             Self::Shutdown,
             Self::Gone,
+            Self::Kicked,
         ]
         .into_iter()
         .find(|r| r.as_str() == text)
@@ -109,10 +114,35 @@ pub enum NodeMessage {
         from: Sid,
         event: Range<usize>,
     },
+    Kick {
+        reply_to: NodeId,
+        room: RoomName,
+        to: Sid,
+        from: Sid,
+    },
+    /// `event` (`signal` or `kick`) found no peer.
     Undeliverable {
         from: Sid,
         room: RoomName,
+        event: Undelivered,
     },
+}
+
+/// What found no peer on the instance it was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undelivered {
+    Signal,
+    Kick,
+}
+
+impl Undelivered {
+    /// The event's name, as the sender is told in `refused`.
+    pub fn event(self) -> &'static str {
+        match self {
+            Self::Signal => crate::protocol::event::SIGNAL,
+            Self::Kick => crate::protocol::event::KICK,
+        }
+    }
 }
 
 /// `E`: a room event for the other instances' members.
@@ -125,9 +155,14 @@ pub fn signal(reply_to: NodeId, room: &RoomName, to: Sid, from: Sid, event: &str
     format!("S\t{reply_to}\t{room}\t{to}\t{from}\t{event}")
 }
 
-/// `U`: the signal `from` sent in `room` found no peer.
-pub fn undeliverable(from: Sid, room: &RoomName) -> String {
-    format!("U\t{from}\t{room}")
+/// `K`: moderator `from` kicks member `to` of `room`, connected to another instance.
+pub fn kick(reply_to: NodeId, room: &RoomName, to: Sid, from: Sid) -> String {
+    format!("K\t{reply_to}\t{room}\t{to}\t{from}")
+}
+
+/// `U`: the `event` `from` sent in `room` found no peer.
+pub fn undeliverable(from: Sid, room: &RoomName, event: Undelivered) -> String {
+    format!("U\t{from}\t{room}\t{}", event.event())
 }
 
 /// The lines of a channel message, each with the offset where it starts in `text`.
@@ -200,11 +235,24 @@ impl NodeMessage {
                     event: start..text.len(),
                 })
             }
+            "K" => {
+                let (_, f, _) = fields(text, 4)?;
+                Some(Self::Kick {
+                    reply_to: f[0].parse().ok()?,
+                    room: RoomName::parse(f[1]).ok()?,
+                    to: f[2].parse().ok()?,
+                    from: f[3].parse().ok()?,
+                })
+            }
             "U" => {
-                let (_, f, _) = fields(text, 2)?;
+                let (_, f, _) = fields(text, 3)?;
+                let event = [Undelivered::Signal, Undelivered::Kick]
+                    .into_iter()
+                    .find(|e| e.event() == f[2])?;
                 Some(Self::Undeliverable {
                     from: f[0].parse().ok()?,
                     room: RoomName::parse(f[1]).ok()?,
+                    event,
                 })
             }
             _ => None,
@@ -270,11 +318,23 @@ mod tests {
         };
         assert_eq!((reply_to, r, t, f), (NodeId(2), room("call 1"), to, from));
         assert_eq!(&text[event], "[\"signal\"]");
+        for event in [Undelivered::Signal, Undelivered::Kick] {
+            assert_eq!(
+                NodeMessage::decode(&undeliverable(from, &room("x"), event)),
+                Some(NodeMessage::Undeliverable {
+                    from,
+                    room: room("x"),
+                    event,
+                })
+            );
+        }
         assert_eq!(
-            NodeMessage::decode(&undeliverable(from, &room("x"))),
-            Some(NodeMessage::Undeliverable {
+            NodeMessage::decode(&kick(NodeId(3), &room("r"), to, from)),
+            Some(NodeMessage::Kick {
+                reply_to: NodeId(3),
+                room: room("r"),
+                to,
                 from,
-                room: room("x")
             })
         );
     }
@@ -306,9 +366,14 @@ mod tests {
         }
         assert_eq!(NodeMessage::decode("S\t1\t2"), None);
         assert_eq!(
-            NodeMessage::decode("U\tAAAAAAAAAAAAAAAA\t"),
+            NodeMessage::decode("U\tAAAAAAAAAAAAAAAA\t\tsignal"),
             None,
             "empty room"
+        );
+        assert_eq!(
+            NodeMessage::decode("U\tAAAAAAAAAAAAAAAA\tr\tmessage"),
+            None,
+            "not an event that is relayed"
         );
     }
 

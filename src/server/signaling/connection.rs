@@ -19,6 +19,7 @@ use tracing::debug;
 use super::session::{Pending, Session};
 use super::{delivery, Hub};
 use crate::protocol::{ClientEvent, CloseCode, Refusal, RefusalCode};
+use crate::server::auth::Grant;
 use crate::server::limits::TokenBucket;
 
 /// A cheap-to-clone handle: socketioxide keeps one as the socket's event handler and one as its
@@ -88,10 +89,10 @@ impl<A: Adapter> Clone for Connection<A> {
 }
 
 impl<A: Adapter> Connection<A> {
-    pub(super) fn new(socket: &SocketRef<A>, hub: Hub) -> Self {
+    pub(super) fn new(socket: &SocketRef<A>, hub: Hub, grant: Arc<Grant>) -> Self {
         let rate = Rate::new(&hub, Instant::now());
         Self(Arc::new(Shared {
-            session: Session::new(socket, hub),
+            session: Session::new(socket, hub, grant),
             state: Mutex::new(State {
                 rate,
                 open: true,

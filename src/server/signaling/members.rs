@@ -7,8 +7,8 @@ use socketioxide_core::Str;
 
 use super::adapter::RoomAdapter;
 use super::delivery::{self, Audience, Sockets};
-use super::Hub;
-use crate::protocol::{Refusal, RefusalCode, RoomName, ServerEvent};
+use super::{moderation, Hub};
+use crate::protocol::{Refusal, RefusalCode, RemovalCode, RoomName, ServerEvent};
 use crate::server::cluster::{Change, LocalMembers, Registration};
 
 /// [`LocalMembers`] for a [`Hub`].
@@ -60,6 +60,10 @@ impl LocalMembers for Members {
             };
             delivery::announce_here(&self.hub, &self.sockets, room, Audience::Everyone, &event);
         }
+    }
+
+    fn kick(&self, room: &RoomName, sid: Sid) -> bool {
+        moderation::remove(&self.hub, &self.sockets, sid, room, RemovalCode::Kicked)
     }
 
     fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode) {

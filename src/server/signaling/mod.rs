@@ -6,6 +6,7 @@
 //! - [`session`]: what each event does to rooms, and what it sends.
 //! - [`delivery`]: sends events to rooms and sockets; evicts receivers that cannot keep up.
 //! - [`members`]: this instance's members as the cluster sees them (with `--redis-url`).
+//! - [`moderation`]: members removed from rooms (`kick`), and rooms locked to new joins.
 //!
 //! Rooms live in [`Hub`]: this instance's members in [`crate::server::rooms`], always, and the
 //! seats of the whole cluster in [`crate::server::cluster`] when there is one. The handlers go
@@ -24,20 +25,25 @@ pub mod adapter;
 mod connection;
 mod delivery;
 mod members;
+mod moderation;
 mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
+use serde_json::Value as Json;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{SocketRef, State};
+use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 
 use adapter::RoomAdapter;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
+use super::auth::{Grant, TokenError, TokenId, Tokens};
+use super::bans::Bans;
 use super::cluster::{Cluster, Reason, StartError, Starter};
 use super::ice::IceConfig;
 use super::rooms::{JoinLimits, Left, RoomRegistry};
@@ -61,6 +67,9 @@ pub struct Hub {
     /// Slow receivers the adapter took out of their rooms, for [`delivery`] to announce and
     /// close (that needs their sockets, which the adapter cannot look up).
     evicted: Arc<Mutex<Evictions>>,
+    /// Kicked tokens, without a cluster (with one, Redis holds them). Taken only by a kick and
+    /// by a join with a token.
+    bans: Arc<Mutex<Bans>>,
     settings: Arc<Settings>,
 }
 
@@ -75,6 +84,9 @@ struct Settings {
     join: JoinLimits,
     max_connections: usize,
     ice: IceConfig,
+    /// With `--auth-secret`: every connection presents a token.
+    tokens: Option<Tokens>,
+    kick_ban: Duration,
 }
 
 /// Why a connection was refused before its session began.
@@ -82,6 +94,8 @@ struct Settings {
 pub enum ConnectRefused {
     #[error("the server is full")]
     Full,
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 impl Hub {
@@ -94,6 +108,7 @@ impl Hub {
             connections: Arc::default(),
             stopping: Arc::default(),
             evicted: Arc::default(),
+            bans: Arc::default(),
             settings: Arc::new(Settings {
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
@@ -103,6 +118,11 @@ impl Hub {
                 },
                 max_connections: config.max_connections,
                 ice: IceConfig::new(config),
+                tokens: config
+                    .auth_secret
+                    .as_ref()
+                    .map(|secret| Tokens::new(secret.as_bytes(), config.auth_leeway)),
+                kick_ban: Duration::from_secs(config.kick_ban),
             }),
         }
     }
@@ -169,13 +189,14 @@ impl Hub {
         }
     }
 
-    /// `sid` leaves `room`; `remaining` counts every instance's members.
-    fn leave(&self, sid: Sid, room: &RoomName) -> Left {
+    /// `sid` leaves `room` (for `reason`: it left, or was kicked); `remaining` counts every
+    /// instance's members.
+    fn leave(&self, sid: Sid, room: &RoomName, reason: Reason) -> Left {
         match self.rooms.with(|rooms| rooms.leave(&sid, room)) {
             Left::Removed { remaining } => {
                 let mut remote = 0;
                 if let Some(cluster) = &self.cluster {
-                    cluster.unseat(sid, vec![room.clone()], false, Reason::Left);
+                    cluster.unseat(sid, vec![room.clone()], false, reason);
                     remote = cluster.remote_count(room.as_str());
                 }
                 Left::Removed {
@@ -225,6 +246,43 @@ impl Hub {
             .collect()
     }
 
+    /// `token` may not rejoin `room` for `--kick-ban`, on any instance.
+    fn ban(&self, room: &RoomName, token: TokenId) {
+        let length = self.settings.kick_ban;
+        match &self.cluster {
+            Some(cluster) => cluster.ban(room, token, length),
+            None => {
+                let now = Instant::now();
+                self.bans().ban(room.clone(), token, now + length, now);
+            }
+        }
+    }
+
+    /// Whether `token` was kicked from `room` and may not rejoin yet (without a cluster; with
+    /// one, the join's script checks).
+    fn is_banned(&self, room: &RoomName, token: &TokenId) -> bool {
+        self.bans().is_banned(room, token, Instant::now())
+    }
+
+    fn bans(&self) -> MutexGuard<'_, Bans> {
+        self.bans.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What `socket` may do: its token's grant, or why it may not connect.
+    fn authenticate<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        auth: Option<&Json>,
+    ) -> Result<Grant, TokenError> {
+        let Some(tokens) = &self.settings.tokens else {
+            return Ok(Grant::open());
+        };
+        let token = presented_token(auth, socket.req_parts().uri.query());
+        let grant = tokens.verify(&token.ok_or(TokenError::Missing)?)?;
+        info!(id = %socket.id, sub = grant.sub.as_deref().unwrap_or(""), role = ?grant.role, "authenticated");
+        Ok(grant)
+    }
+
     fn take_evicted(&self) -> Evictions {
         std::mem::take(&mut *self.evicted())
     }
@@ -241,19 +299,67 @@ impl Hub {
 async fn open_session<A: Adapter>(
     socket: SocketRef<A>,
     State(hub): State<Hub>,
+    TryData(auth): TryData<Json>,
 ) -> Result<(), ConnectRefused> {
+    let grant = hub
+        .authenticate(&socket, auth.ok().as_ref())
+        .map_err(|err| {
+            info!(id = %socket.id, %err, "connection refused: bad join token");
+            err
+        })?;
     let limit = hub.settings.max_connections;
     if hub.connections.fetch_add(1, Ordering::SeqCst) >= limit {
         hub.connection_closed();
         warn!(limit, "connection refused: the server is full");
         return Err(ConnectRefused::Full);
     }
-    let connection = Connection::new(&socket, hub);
+    let grant = Arc::new(grant);
+    // For a kick, which finds the member's token through its socket.
+    socket.extensions.insert(grant.clone());
+    let connection = Connection::new(&socket, hub, grant);
     socket.on_fallback(connection.clone());
     socket.on_disconnect(connection);
     Ok(())
 }
 
+/// The token a client presented: `auth: {token}` in the Socket.IO handshake (socket.io 3+), or
+/// the `token` query parameter (socket.io 2.x clients have no handshake auth).
+fn presented_token(auth: Option<&Json>, query: Option<&str>) -> Option<String> {
+    if let Some(token) = auth.and_then(|a| a.get("token")).and_then(Json::as_str) {
+        return Some(token.to_owned());
+    }
+    let value = query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))?;
+    Some(
+        percent_encoding::percent_decode_str(value)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
 async fn on_connect<A: Adapter>(socket: SocketRef<A>) {
     debug!(id = %socket.id, transport = ?socket.transport_type(), protocol = ?socket.protocol(), "connected");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::presented_token;
+    use serde_json::json;
+
+    #[test]
+    fn the_handshake_token_wins_over_the_query() {
+        let auth = json!({"token": "from-auth"});
+        assert_eq!(
+            presented_token(Some(&auth), Some("EIO=4&token=from-query")).as_deref(),
+            Some("from-auth")
+        );
+        assert_eq!(
+            presented_token(None, Some("EIO=3&token=a%2Eb&transport=polling")).as_deref(),
+            Some("a.b")
+        );
+        assert_eq!(presented_token(Some(&json!({})), Some("EIO=4")), None);
+        assert_eq!(presented_token(Some(&json!({"token": 7})), None), None);
+        assert_eq!(presented_token(None, Some("xtoken=a")), None);
+    }
 }

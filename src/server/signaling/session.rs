@@ -11,12 +11,13 @@ use tokio::sync::oneshot;
 use tracing::{debug, info};
 
 use super::delivery::{self, Audience, Reach, Sockets};
-use super::Hub;
+use super::{moderation, Hub};
 use crate::protocol::{
-    event, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode, RoomName,
-    ServerEvent, Signal,
+    event, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode, RemovalCode,
+    RoomName, ServerEvent, Signal,
 };
-use crate::server::cluster::{Cluster, Member, Reason, Seating};
+use crate::server::auth::Grant;
+use crate::server::cluster::{self, Cluster, Member, Reason, Seating};
 use crate::server::rooms::{Joined, Left, Seat};
 
 /// A join waiting for the cluster to seat it: resolves once it is done, and the socket's
@@ -34,6 +35,8 @@ pub(super) struct Session<A: Adapter> {
     hub: Hub,
     /// Cleared, under the rooms' lock, when the connection ends (see [`Session::seated`]).
     open: Arc<AtomicBool>,
+    /// What its join token allows (everything but moderation on an open server).
+    grant: Arc<Grant>,
 }
 
 impl<A: Adapter> Clone for Session<A> {
@@ -44,18 +47,20 @@ impl<A: Adapter> Clone for Session<A> {
             sockets: self.sockets.clone(),
             hub: self.hub.clone(),
             open: self.open.clone(),
+            grant: self.grant.clone(),
         }
     }
 }
 
 impl<A: Adapter> Session<A> {
-    pub(super) fn new(socket: &SocketRef<A>, hub: Hub) -> Self {
+    pub(super) fn new(socket: &SocketRef<A>, hub: Hub, grant: Arc<Grant>) -> Self {
         Self {
             sid: socket.id,
             id: socket.id.to_string().into(),
             sockets: Sockets::of(socket),
             hub,
             open: Arc::new(AtomicBool::new(true)),
+            grant,
         }
     }
 
@@ -78,16 +83,14 @@ impl<A: Adapter> Session<A> {
                     .servers_for(&self.id, SystemTime::now());
                 self.reply(ServerEvent::IceServers(servers));
             }
+            ClientEvent::Kick { room, peer } => self.kick(room, &peer),
+            ClientEvent::Lock { room, locked } => self.lock(room, locked),
         }
         None
     }
 
     fn message(&self, room: RoomName, data: serde_json::Value) {
-        if !self
-            .hub
-            .rooms
-            .with(|rooms| rooms.is_member(&self.sid, &room))
-        {
+        if !self.is_member(&room) {
             return self.refuse(Refusal::new(event::MESSAGE, RefusalCode::NotMember));
         }
         let message = ServerEvent::Message {
@@ -105,12 +108,27 @@ impl<A: Adapter> Session<A> {
     }
 
     fn join(&self, room: RoomName, options: JoinOptions) -> Option<Pending> {
-        let name = options.name.unwrap_or_else(|| DisplayName::guest(&self.id));
+        if !self.grant.may_join(&room) {
+            debug!(id = %self.id, %room, "join refused: the token does not grant the room");
+            self.refuse(Refusal::new(event::JOIN, RefusalCode::Forbidden));
+            return None;
+        }
+        let name = self
+            .grant
+            .name_for(options.name)
+            .unwrap_or_else(|| DisplayName::guest(&self.id));
+        // The token's seats, when it says, are the application's choice over the joiner's.
+        let asked = self.grant.capacity.or(options.capacity);
         let limits = self.hub.settings.join;
+        let token = self.grant.token.clone();
         let Some(cluster) = self.hub.cluster() else {
+            if token.as_ref().is_some_and(|t| self.hub.is_banned(&room, t)) {
+                self.refuse(Refusal::new(event::JOIN, RefusalCode::Kicked));
+                return None;
+            }
             let seat = Seat {
                 name: name.clone(),
-                capacity: options.capacity,
+                capacity: asked,
             };
             let joined = self
                 .hub
@@ -129,12 +147,15 @@ impl<A: Adapter> Session<A> {
         }
         let (done, pending) = oneshot::channel();
         let (session, seats) = (self.clone(), cluster.clone());
-        let capacity = limits.capacity_for(options.capacity);
+        let seat = cluster::Seat {
+            name: name.clone(),
+            capacity: limits.capacity_for(asked),
+            token,
+        };
         cluster.seat(
             self.sid,
             room.clone(),
-            name.clone(),
-            capacity,
+            seat,
             Box::new(move |seating| {
                 session.seated(&seats, room, name, seating);
                 let _ = done.send(());
@@ -152,6 +173,8 @@ impl<A: Adapter> Session<A> {
             Seating::Full { capacity } => {
                 return self.joined(room, name, Joined::Full { capacity })
             }
+            Seating::Locked => return self.joined(room, name, Joined::Locked),
+            Seating::Banned => return self.refuse(Refusal::new(event::JOIN, RefusalCode::Kicked)),
             Seating::Unavailable => {
                 debug!(id = %self.id, %room, "join refused: the cluster is unreachable");
                 return self.refuse(Refusal::new(event::JOIN, RefusalCode::ClusterUnavailable));
@@ -204,6 +227,10 @@ impl<A: Adapter> Session<A> {
             Joined::TooManyRooms { limit } => {
                 debug!(%id, %room, limit, "join refused: too many rooms");
                 return self.refuse(Refusal::new(event::JOIN, RefusalCode::TooManyRooms));
+            }
+            Joined::Locked => {
+                debug!(%id, %room, "join refused: the room is locked");
+                return self.refuse(Refusal::new(event::JOIN, RefusalCode::RoomLocked));
             }
             Joined::Closing => return,
         };
@@ -269,8 +296,67 @@ impl<A: Adapter> Session<A> {
         }
     }
 
+    /// A moderator removes `peer` from `room`, on this instance or another.
+    fn kick(&self, room: RoomName, peer: &str) {
+        let refuse = |code| self.refuse(Refusal::new(event::KICK, code));
+        if !self.is_member(&room) {
+            return refuse(RefusalCode::NotMember);
+        }
+        if !self.grant.may_moderate(&room) {
+            return refuse(RefusalCode::Forbidden);
+        }
+        let Some(peer) = peer.parse::<Sid>().ok().filter(|&sid| sid != self.sid) else {
+            return refuse(RefusalCode::UnknownPeer);
+        };
+        info!(id = %self.id, %room, %peer, "kick");
+        if moderation::remove(&self.hub, &self.sockets, peer, &room, RemovalCode::Kicked) {
+            return;
+        }
+        let remote = self
+            .hub
+            .cluster()
+            .and_then(|cluster| Some((cluster, cluster.node_of(room.as_str(), &peer)?)));
+        match remote {
+            Some((cluster, node)) => {
+                if cluster.kick(node, &room, peer, self.sid).is_err() {
+                    refuse(RefusalCode::ClusterUnavailable);
+                }
+            }
+            None => refuse(RefusalCode::UnknownPeer),
+        }
+    }
+
+    /// A moderator locks `room` to new joins on every instance, or unlocks it; the room is told.
+    fn lock(&self, room: RoomName, locked: bool) {
+        let name = if locked { event::LOCK } else { event::UNLOCK };
+        if !self.is_member(&room) {
+            return self.refuse(Refusal::new(name, RefusalCode::NotMember));
+        }
+        if !self.grant.may_moderate(&room) {
+            return self.refuse(Refusal::new(name, RefusalCode::Forbidden));
+        }
+        if let Err(code) = moderation::lock(&self.hub, &room, locked, self.sid) {
+            return self.refuse(Refusal::new(name, code));
+        }
+        info!(id = %self.id, %room, locked, "room lock");
+        let event = ServerEvent::Locked {
+            room: room.to_string(),
+            locked,
+        };
+        let everyone = (Audience::Everyone, Reach::Cluster);
+        if delivery::to_room(&self.hub, &self.sockets, &room, everyone, &event).is_err() {
+            self.refuse(Refusal::new(name, RefusalCode::ClusterUnavailable));
+        }
+    }
+
+    fn is_member(&self, room: &RoomName) -> bool {
+        self.hub
+            .rooms
+            .with(|rooms| rooms.is_member(&self.sid, room))
+    }
+
     fn leave(&self, room: RoomName) {
-        match self.hub.leave(self.sid, &room) {
+        match self.hub.leave(self.sid, &room, Reason::Left) {
             Left::Removed { remaining } => {
                 info!(id = %self.id, %room, remaining, "left; the number of users in the room is {remaining}");
                 self.bye(&room);

@@ -39,7 +39,7 @@ local function unseat(sid, room, reason)
   end
   local remaining = redis.call('ZCARD', K.members(room))
   if remaining == 0 then
-    redis.call('DEL', K.capacity(room))
+    redis.call('DEL', K.capacity(room), K.locked(room))
     redis.call('SREM', K.rooms, room)
   end
   local seq = redis.call('INCR', K.seq)
