@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use crate::call::{CallPanel, CallSession, CallView};
-use crate::client::{claims_moderator, page_token, Socket, SocketEvent};
+use crate::client::{page_token, unchecked_claims, Socket, SocketEvent};
 use crate::members::{MembersPanel, MembersView};
 use crate::protocol::{ClientEvent, DisplayName, JoinOptions, RoomName, ServerEvent};
 
@@ -48,7 +48,13 @@ pub fn Chat() -> impl IntoView {
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     Effect::new(move || {
         let found = page_token();
-        moderator.set(found.as_deref().is_some_and(claims_moderator));
+        let claims = found.as_deref().and_then(unchecked_claims).unwrap_or_default();
+        moderator.set(claims["role"] == "moderator");
+        // The token's name is the one others see: the page uses it too, in its chat lines.
+        if let (Some(name), Some(field)) = (claims["name"].as_str(), username.get_untracked()) {
+            field.set_value(name);
+            field.set_read_only(true);
+        }
         token.set_value(found);
         hydrated.set(true);
     });

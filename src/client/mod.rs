@@ -4,4 +4,4 @@
 pub mod frame;
 pub mod socket;
 
-pub use socket::{claims_moderator, page_token, Socket, SocketEvent};
+pub use socket::{page_token, unchecked_claims, Socket, SocketEvent};

@@ -131,12 +131,10 @@ pub fn page_token() -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// Whether `token` (a JWT) claims the moderator role. Only to decide which controls the page
-/// shows: the server checks the token, the page cannot.
-pub fn claims_moderator(token: &str) -> bool {
-    let Some(payload) = token.split('.').nth(1) else {
-        return false;
-    };
+/// The claims of `token` (a JWT), unchecked: only to decide what the page shows (its name, a
+/// moderator's controls). The server checks the token; the page cannot.
+pub fn unchecked_claims(token: &str) -> Option<serde_json::Value> {
+    let payload = token.split('.').nth(1)?;
     // base64url without padding, as JWTs write it, to the base64 `atob` reads.
     let mut b64: String = payload
         .chars()
@@ -149,11 +147,8 @@ pub fn claims_moderator(token: &str) -> bool {
     while !b64.len().is_multiple_of(4) {
         b64.push('=');
     }
-    let Some(json) = web_sys::window().and_then(|w| w.atob(&b64).ok()) else {
-        return false;
-    };
-    serde_json::from_str::<serde_json::Value>(&json)
-        .is_ok_and(|claims| claims["role"] == "moderator")
+    let json = web_sys::window()?.atob(&b64).ok()?;
+    serde_json::from_str(&json).ok()
 }
 
 /// The Socket.IO WebSocket endpoint of the server that served the page.
