@@ -48,7 +48,10 @@ pub fn Chat() -> impl IntoView {
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     Effect::new(move || {
         let found = page_token();
-        let claims = found.as_deref().and_then(unchecked_claims).unwrap_or_default();
+        let claims = found
+            .as_deref()
+            .and_then(unchecked_claims)
+            .unwrap_or_default();
         moderator.set(claims["role"] == "moderator");
         // The token's name is the one others see: the page uses it too, in its chat lines.
         if let (Some(name), Some(field)) = (claims["name"].as_str(), username.get_untracked()) {
