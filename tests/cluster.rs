@@ -2,8 +2,9 @@
 //! test on a port of its own): one room across instances in every respect (roster in join
 //! order with names, `otherjoin`, `message` in order, `bye`, `signal`, refusals, capacity under a
 //! join race, per-client limits), an instance killed or shut down, Redis restarted empty, a slow
-//! receiver on another instance, moderation (kicks, bans and locks hold on every instance), and
-//! the settings (prefix, password, unreachable Redis).
+//! receiver on another instance, moderation (kicks, bans and locks hold on every instance), the
+//! server API answering for the whole cluster, and the settings (prefix, password, unreachable
+//! Redis).
 
 mod common;
 
@@ -273,6 +274,140 @@ async fn kicks_bans_and_locks_hold_on_every_instance() {
     moderator.expect("locked").await;
     let (late_id, _) = join_with(&mut late, "r", json!(null)).await;
     assert_eq!(moderator.expect("otherjoin").await[1], json!(late_id));
+}
+
+#[tokio::test]
+async fn the_server_api_of_any_instance_answers_for_the_whole_cluster() {
+    use common::tokens::{jwt, SECRET};
+    const KEY: &str = "the cluster test's API key";
+    let redis = RedisServer::start();
+    let with_api = || Config {
+        auth_secret: Some(SECRET.into()),
+        api_key: Some(KEY.into()),
+        ..cluster_config(&redis)
+    };
+    let (a, b) = (
+        start_server_with(with_api()).await,
+        start_server_with(with_api()).await,
+    );
+    let connect = |addr, claims: Value| async move {
+        TestClient::connect_with_token(addr, &jwt(claims))
+            .await
+            .expect("token accepted")
+            .watch_presence()
+    };
+    let mut ada = connect(a.addr, json!({"name": "Ada", "sub": "u-ada"})).await;
+    let mut bob = connect(b.addr, json!({"name": "Bob", "sub": "u-bob"})).await;
+    let mut cy = connect(b.addr, json!({"name": "Cy"})).await;
+    let (ada_id, _) = join_with(&mut ada, "call", json!(null)).await;
+    let (bob_id, _) = join_with(&mut bob, "call", json!(null)).await;
+    join_with(&mut cy, "solo", json!(null)).await;
+    ada.expect("otherjoin").await;
+
+    let api = |method: reqwest::Method, path: &str| {
+        reqwest::Client::new()
+            .request(method, format!("http://{}/api{path}", a.addr))
+            .bearer_auth(KEY)
+    };
+    let json_of = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap_or(Value::Null),
+        )
+    };
+    // "solo" has no member on A: the list is the cluster's, from Redis.
+    let (status, rooms) = json_of(api(reqwest::Method::GET, "/rooms").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        rooms,
+        json!({"rooms": [
+            {"room": "call", "members": 2, "locked": false},
+            {"room": "solo", "members": 1, "locked": false},
+        ]})
+    );
+    let (_, room) = json_of(
+        api(reqwest::Method::GET, "/rooms/call")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let members: Vec<(Value, Value, Value)> = room["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["id"].clone(), m["name"].clone(), m["sub"].clone()))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            (json!(ada_id), json!("Ada"), json!("u-ada")),
+            (json!(bob_id), json!("Bob"), json!("u-bob")),
+        ]
+    );
+    assert!(room["members"][1]["joined_at"].as_u64().unwrap() > 1_700_000_000_000);
+
+    // A removal through A of a member on B, carried out by B.
+    let path = format!("/rooms/call/members/{bob_id}");
+    let response = api(reqwest::Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(bob.expect("removed").await[1]["code"], json!("kicked"));
+    bob.expect("leaved").await;
+    assert_eq!(ada.expect("bye").await[1], json!(bob_id));
+
+    // A server message through A reaches a room that lives on B only; then A closes it.
+    let body = json!({"data": "from the backend"}).to_string();
+    let response = api(reqwest::Method::POST, "/rooms/solo/messages")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(
+        cy.expect("message").await,
+        vec![json!("solo"), json!("server"), json!("from the backend")]
+    );
+    let (status, closed) = json_of(
+        api(reqwest::Method::DELETE, "/rooms/solo")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, closed),
+        (200, json!({"room": "solo", "removed": 1}))
+    );
+    assert_eq!(cy.expect("removed").await[1]["code"], json!("room_closed"));
+    cy.expect("leaved").await;
+    let gone = until_rooms(&a, KEY, |rooms| rooms.len() == 1).await;
+    assert_eq!(gone[0]["room"], json!("call"));
+}
+
+/// Polls `GET /api/rooms` on `server` until `done` holds for its rooms; returns them.
+async fn until_rooms(
+    server: &TestServer,
+    key: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = reqwest::Client::new()
+            .get(format!("http://{}/api/rooms", server.addr))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        let rooms = body["rooms"].as_array().cloned().unwrap_or_default();
+        if done(&rooms) {
+            return rooms;
+        }
+        assert!(Instant::now() < deadline, "rooms never settled: {rooms:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

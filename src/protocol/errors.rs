@@ -98,12 +98,15 @@ impl Removal {
 pub enum RemovalCode {
     /// A moderator (or the application, through the server API) removed the member.
     Kicked,
+    /// The application closed the room (the server API): everyone was removed.
+    RoomClosed,
 }
 
 impl RemovalCode {
     pub fn describe(self) -> &'static str {
         match self {
             Self::Kicked => "a moderator removed you from the room",
+            Self::RoomClosed => "the room was closed",
         }
     }
 }

@@ -140,6 +140,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=86_400 * 30))]
     pub kick_ban: u64,
 
+    /// Turns the server API on (`/api/`, see the README's "Server API"): requests must send
+    /// `Authorization: Bearer KEY`. At least 16 bytes. Unset: `/api/` answers 404.
+    #[arg(long, env = "SIGNALROOM_API_KEY", hide_env_values = true,
+          value_parser = parse_api_key)]
+    pub api_key: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -193,6 +199,15 @@ fn parse_duration(text: &str) -> Result<u64, String> {
         .and_then(|n| n.checked_mul(scale))
         .filter(|&n| n > 0)
         .ok_or_else(|| "use a positive number with s, m, h or d, e.g. 1h".into())
+}
+
+/// `--api-key`: long enough that it cannot be guessed by trying.
+fn parse_api_key(key: &str) -> Result<String, String> {
+    if key.len() >= 16 && !key.chars().any(char::is_control) {
+        Ok(key.to_owned())
+    } else {
+        Err("at least 16 bytes without control characters".into())
+    }
 }
 
 /// `--auth-secret`: long enough that it cannot be guessed by trying (HS256's key is as strong as

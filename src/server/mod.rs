@@ -1,5 +1,6 @@
 //! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
 
+pub mod api;
 pub mod auth;
 mod bans;
 pub mod cluster;
@@ -94,7 +95,15 @@ pub async fn run(
         drain: draining::Drain::new(),
     };
     let drain = gate.drain.clone();
+    let api = match &config.api_key {
+        Some(key) => {
+            info!("server API on /api/");
+            api::router(signaling::control::Control::new(hub.clone(), &io), key)
+        }
+        None => api::off(),
+    };
     let app = router(options, config.list_directories, hub.clone())
+        .nest("/api", api)
         .layer(socketio_layer)
         .layer(axum::middleware::from_fn_with_state(
             gate,

@@ -14,6 +14,18 @@ pub struct Seat {
     pub name: DisplayName,
     /// Seats for the room, if this join creates it; ignored for a room that exists.
     pub capacity: Option<usize>,
+    /// When it joins, in milliseconds since the epoch (for the server API).
+    pub since: u64,
+}
+
+/// A member as a room holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its join order: smaller joined earlier.
+    pub order: u64,
+    pub name: DisplayName,
+    /// When it joined, in milliseconds since the epoch.
+    pub since: u64,
 }
 
 /// The server's limits on joins.
@@ -73,8 +85,7 @@ struct Room<M> {
     capacity: Option<usize>,
     /// No new joins; forgotten with the room when it empties.
     locked: bool,
-    /// Each member's name, with the order in which it joined.
-    members: BTreeMap<M, (u64, DisplayName)>,
+    members: BTreeMap<M, Member>,
     joins: u64,
 }
 
@@ -93,7 +104,7 @@ impl<M: Ord + Clone> Room<M> {
             .members
             .iter()
             .filter(|(m, _)| *m != member)
-            .map(|(m, (order, name))| (*order, m.clone(), name.clone()))
+            .map(|(m, seated)| (seated.order, m.clone(), seated.name.clone()))
             .collect();
         others.sort_unstable_by_key(|(order, ..)| *order);
         others
@@ -150,7 +161,12 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         let others = entry.others(member);
         let order = entry.joins + 1;
         let capacity = entry.capacity;
-        let members = self.seat(member, room, seat.name, order, capacity);
+        let seated = Member {
+            order,
+            name: seat.name,
+            since: seat.since,
+        };
+        let members = self.seat(member, room, seated, capacity);
         Joined::Added { members, others }
     }
 
@@ -174,16 +190,15 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         None
     }
 
-    /// Adds `member` to `room` with a join `order` and the room's `capacity` decided already
-    /// (by [`Rooms::join`], or by the cluster, which keeps the seats of several instances);
-    /// returns how many members the room has here. `member` must have passed
+    /// Adds `member` to `room` with a join order (in `seated`) and the room's `capacity` decided
+    /// already (by [`Rooms::join`], or by the cluster, which keeps the seats of several
+    /// instances); returns how many members the room has here. `member` must have passed
     /// [`Rooms::admission`].
     pub fn seat(
         &mut self,
         member: &M,
         room: &RoomName,
-        name: DisplayName,
-        order: u64,
+        seated: Member,
         capacity: Option<usize>,
     ) -> usize {
         let entry = self.rooms.entry(room.clone()).or_insert_with(|| Room {
@@ -193,8 +208,8 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
             joins: 0,
         });
         entry.capacity = capacity;
-        entry.joins = entry.joins.max(order);
-        entry.members.insert(member.clone(), (order, name));
+        entry.joins = entry.joins.max(seated.order);
+        entry.members.insert(member.clone(), seated);
         let members = entry.members.len();
         self.rooms_of
             .entry(member.clone())
@@ -293,16 +308,37 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
             .unwrap_or_default()
     }
 
-    /// Every seat: its room, member, name, join order, and the room's capacity.
-    pub fn seats(
-        &self,
-    ) -> impl Iterator<Item = (&RoomName, &M, &DisplayName, u64, Option<usize>)> + '_ {
+    /// Every seat: its room, member, what the room holds of it, and the room's capacity.
+    pub fn seats(&self) -> impl Iterator<Item = (&RoomName, &M, &Member, Option<usize>)> + '_ {
         self.rooms.iter().flat_map(|(room, entry)| {
             entry
                 .members
                 .iter()
-                .map(move |(m, (order, name))| (room, m, name, *order, entry.capacity))
+                .map(move |(m, seated)| (room, m, seated, entry.capacity))
         })
+    }
+
+    /// Every room with its number of members and whether it is locked.
+    pub fn summaries(&self) -> impl Iterator<Item = (&RoomName, usize, bool)> + '_ {
+        self.rooms
+            .iter()
+            .map(|(room, entry)| (room, entry.members.len(), entry.locked))
+    }
+
+    /// `room`'s members in join order, with what the room holds of each; `None` if it has none.
+    pub fn members_of(&self, room: &str) -> Option<Vec<(M, Member)>> {
+        let entry = self.rooms.get(room)?;
+        let mut members: Vec<(M, Member)> = entry
+            .members
+            .iter()
+            .map(|(m, seated)| (m.clone(), seated.clone()))
+            .collect();
+        members.sort_unstable_by_key(|(_, seated)| seated.order);
+        Some(members)
+    }
+
+    pub fn is_locked(&self, room: &str) -> bool {
+        self.rooms.get(room).is_some_and(|entry| entry.locked)
     }
 
     /// Rooms with at least one member.
@@ -349,6 +385,7 @@ mod tests {
         Seat {
             name: DisplayName::parse(name).unwrap(),
             capacity: None,
+            since: 0,
         }
     }
 
@@ -472,9 +509,14 @@ mod tests {
         // As the cluster seats members: join orders and capacity come from Redis.
         let mut rooms = Rooms::default();
         let name = |n: &str| DisplayName::parse(n).unwrap();
+        let seated = |n: &str, order| Member {
+            order,
+            name: name(n),
+            since: order * 10,
+        };
         assert_eq!(rooms.admission(&1, &room("a"), 8), None);
-        assert_eq!(rooms.seat(&1, &room("a"), name("one"), 40, Some(3)), 1);
-        assert_eq!(rooms.seat(&2, &room("a"), name("two"), 17, Some(3)), 2);
+        assert_eq!(rooms.seat(&1, &room("a"), seated("one", 40), Some(3)), 1);
+        assert_eq!(rooms.seat(&2, &room("a"), seated("two", 17), Some(3)), 2);
         assert!(matches!(
             rooms.admission(&1, &room("a"), 8),
             Some(Joined::AlreadyMember { members: 2, .. })
@@ -485,7 +527,7 @@ mod tests {
         );
         let mut seats: Vec<_> = rooms
             .seats()
-            .map(|(r, m, _, o, c)| (r.clone(), *m, o, c))
+            .map(|(r, m, seated, c)| (r.clone(), *m, seated.order, c))
             .collect();
         seats.sort();
         assert_eq!(
@@ -498,6 +540,15 @@ mod tests {
         };
         assert_eq!(others.len(), 2);
         assert_eq!(rooms.others_in_order(&0, &room("a"))[2].0, 41);
+        let listed = rooms.members_of("a").unwrap();
+        let orders: Vec<(i32, u64, u64)> =
+            listed.iter().map(|(m, s)| (*m, s.order, s.since)).collect();
+        assert_eq!(orders, vec![(2, 17, 170), (1, 40, 400), (3, 41, 0)]);
+        assert_eq!(
+            rooms.summaries().collect::<Vec<_>>(),
+            vec![(&room("a"), 3, false)]
+        );
+        assert_eq!(rooms.members_of("b"), None);
         assert_eq!(
             rooms.admission(&9, &room("b"), 0),
             Some(Joined::TooManyRooms { limit: 0 })

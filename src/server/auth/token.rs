@@ -179,8 +179,14 @@ fn grant(claims: Claims, token: TokenId) -> Result<Grant, TokenError> {
     {
         return Err(invalid("capacity must be 1 to 10000"));
     }
-    if claims.sub.as_ref().is_some_and(|sub| sub.len() > 256) {
-        return Err(invalid("sub is longer than 256 bytes"));
+    if claims
+        .sub
+        .as_ref()
+        .is_some_and(|sub| sub.len() > 256 || sub.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "sub must be at most 256 bytes without control characters",
+        ));
     }
     Ok(Grant {
         rooms,
@@ -329,6 +335,10 @@ mod tests {
         ));
         assert!(matches!(
             with(|c| c.capacity = Some(0)),
+            Err(TokenError::Claims(_))
+        ));
+        assert!(matches!(
+            with(|c| c.sub = Some("a\nb".into())),
             Err(TokenError::Claims(_))
         ));
         assert!(with(|c| c.rooms = Some(vec!["*".into()])).is_ok());

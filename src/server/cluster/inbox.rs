@@ -216,8 +216,9 @@ impl Inbox {
                 room,
                 to,
                 from,
+                code,
             }) => {
-                if !self.members.kick(&room, to) {
+                if !self.members.remove(&room, to, code) {
                     self.undeliverable(reply_to, from, &room, Undelivered::Kick);
                 }
             }

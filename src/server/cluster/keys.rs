@@ -12,7 +12,7 @@
 //! | `nodes` | sorted set | live instances, scored with the Redis time (ms) their heartbeat expires |
 //! | `rooms` | set | rooms with at least one member |
 //! | `members:ROOM` | sorted set | the room's members (socket ids), scored by join order |
-//! | `info:ROOM` | hash | socket id → `NODE\nNAME`: the member's instance and display name |
+//! | `info:ROOM` | hash | socket id → `NODE\nNAME\nSUB\nSINCE`: the member's instance, display name, token subject (or empty) and join time (ms) |
 //! | `capacity:ROOM` | string | the room's seats, when limited |
 //! | `locked:ROOM` | string | present while a moderator has the room locked to new joins |
 //! | `bans:ROOM` | sorted set | digests of kicked members' join tokens, scored with the Redis time (ms) their ban ends |

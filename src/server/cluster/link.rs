@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 
 use super::coalesce;
 use super::inbox::Inbound;
-use super::op::Op;
+use super::op::{Op, Query};
 use super::replies;
 use super::scripts::{is_noscript, Script, Scripts};
 use super::wire::Reason;
@@ -132,6 +132,8 @@ impl Link {
                 r.name.as_str().to_owned(),
                 r.order.to_string(),
                 r.capacity.unwrap_or(0).to_string(),
+                r.sub.clone().unwrap_or_default(),
+                r.since.to_string(),
             ]);
         }
         let mut pipe = redis::pipe();
@@ -227,7 +229,11 @@ impl Link {
                 Op::Publish { .. } => {
                     self.shared.queued_publishes.fetch_sub(1, Ordering::SeqCst);
                 }
-                Op::Unseat { .. } | Op::Depart { .. } | Op::Lock { .. } | Op::Ban { .. } => {}
+                Op::Unseat { .. }
+                | Op::Depart { .. }
+                | Op::Lock { .. }
+                | Op::Ban { .. }
+                | Op::Query { .. } => {}
             }
         }
         // Nothing is sent after leaving the cluster.
@@ -343,6 +349,8 @@ impl Link {
                 name,
                 capacity,
                 token,
+                sub,
+                since,
                 ..
             } => self.scripts.join.call([
                 self.shared.node.to_string(),
@@ -351,7 +359,13 @@ impl Link {
                 name.as_str().to_owned(),
                 capacity.to_string(),
                 token.as_ref().map_or("", TokenId::as_str).to_owned(),
+                sub.clone().unwrap_or_default(),
+                since.to_string(),
             ]),
+            Op::Query { query, .. } => match query {
+                Query::Rooms => self.scripts.rooms.call(Vec::<String>::new()),
+                Query::Room(room) => self.scripts.room.call([room.as_str()]),
+            },
             Op::Lock { room, locked, .. } => self
                 .scripts
                 .lock
@@ -393,6 +407,10 @@ impl Link {
             Op::Unseat { .. } => Some(&self.scripts.leave),
             Op::Depart { .. } => Some(&self.scripts.depart),
             Op::Lock { .. } => Some(&self.scripts.lock),
+            Op::Query { query, .. } => Some(match query {
+                Query::Rooms => &self.scripts.rooms,
+                Query::Room(_) => &self.scripts.room,
+            }),
             Op::Ban { .. } => Some(&self.scripts.ban),
             Op::Publish { .. } => None,
         }
@@ -448,6 +466,10 @@ impl Link {
                 if let Value::ServerError(err) = reply {
                     warn!(%err, "a kick's ban failed in Redis");
                 }
+            }
+            Op::Query { reply: answer, .. } => {
+                let ok = !matches!(reply, Value::ServerError(_));
+                let _ = answer.send(ok.then_some(reply));
             }
         }
     }
@@ -587,6 +609,9 @@ impl Link {
             }
             // The kick itself went ahead: only the ban is lost, as with Redis's data.
             Op::Ban { .. } => {}
+            Op::Query { reply, .. } => {
+                let _ = reply.send(None);
+            }
         }
     }
 

@@ -66,11 +66,12 @@ use socketioxide_core::Str;
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
-use crate::protocol::{event, DisplayName, RefusalCode, RoomName};
+use crate::protocol::{event, DisplayName, RefusalCode, RemovalCode, RoomName};
 use crate::server::auth::TokenId;
 use inbox::Inbound;
 use keys::Keys;
-use op::Op;
+use op::{Op, Query};
+pub use replies::{Profile, RoomDetail, RoomSummary};
 pub use view::Change;
 use view::RoomView;
 pub use wire::{Member, Reason};
@@ -108,8 +109,9 @@ pub trait LocalMembers: Send + Sync + 'static {
     fn signal(&self, room: &RoomName, to: Sid, event: Str) -> bool;
     /// Differences in `room`'s members on other instances, for its members here to be told.
     fn changed(&self, room: &RoomName, changes: Vec<Change>);
-    /// A moderator on another instance kicks member `sid` of `room`: false if it is not one.
-    fn kick(&self, room: &RoomName, sid: Sid) -> bool;
+    /// Another instance removes member `sid` of `room` (a moderator's kick, the server API):
+    /// false if it is not one.
+    fn remove(&self, room: &RoomName, sid: Sid, code: RemovalCode) -> bool;
     /// Something `sid` sent could not be done after all: it is told `refused` with `code`.
     fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode);
     /// This instance's members, to register them in Redis again.
@@ -125,6 +127,9 @@ pub struct Registration {
     pub order: u64,
     /// The room's seats, restored if Redis lost them.
     pub capacity: Option<usize>,
+    /// Its token's subject, and when it joined (ms since the epoch), for the server API.
+    pub sub: Option<String>,
+    pub since: u64,
 }
 
 /// What a join asks the cluster for.
@@ -135,6 +140,9 @@ pub struct Seat {
     pub capacity: Option<usize>,
     /// The joiner's token, checked against the room's bans.
     pub token: Option<TokenId>,
+    /// Its token's subject, and when it joins (ms since the epoch), for the server API.
+    pub sub: Option<String>,
+    pub since: u64,
 }
 
 /// What a join's seat came to.
@@ -303,6 +311,8 @@ impl Cluster {
             name: seat.name,
             capacity: seat.capacity.unwrap_or(0),
             token: seat.token,
+            sub: seat.sub,
+            since: seat.since,
             done,
         };
         if let Err(mpsc::error::SendError(Op::Seat { done, .. })) = self.0.ops.send(op) {
@@ -350,15 +360,17 @@ impl Cluster {
         )
     }
 
-    /// Kicks `to`, a member of `room` on `node`, for moderator `from`.
-    pub fn kick(
+    /// Removes `to`, a member of `room` on `node`, for `from` (a moderator, told if `to` is not
+    /// there) with `code`.
+    pub fn remove(
         &self,
         node: NodeId,
         room: &RoomName,
         to: Sid,
         from: Sid,
+        code: RemovalCode,
     ) -> Result<(), Unavailable> {
-        let payload = wire::kick(self.0.node, room, to, from);
+        let payload = wire::remove(self.0.node, room, to, from, code);
         self.0.publish(
             self.0.keys.node_channel(node),
             payload,
@@ -387,6 +399,30 @@ impl Cluster {
             token,
             ms,
         });
+    }
+
+    /// Every room of the cluster with its member count and whether it is locked, read from
+    /// Redis; `None` if it cannot be reached.
+    pub async fn rooms(&self) -> Option<Vec<RoomSummary>> {
+        replies::rooms(&self.query(Query::Rooms).await?)
+    }
+
+    /// `room`'s members on every instance in join order, and whether it is locked; `Some(None)`
+    /// if it has none, `None` if Redis cannot be reached.
+    pub async fn room(&self, room: &RoomName) -> Option<Option<RoomDetail>> {
+        replies::room(&self.query(Query::Room(room.clone())).await?)
+    }
+
+    async fn query(&self, query: Query) -> Option<redis::Value> {
+        if !self.is_up() {
+            return None;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.0.ops.send(Op::Query { query, reply }).ok()?;
+        tokio::time::timeout(RESPONSE_TIMEOUT * 2, answer)
+            .await
+            .ok()?
+            .ok()?
     }
 
     /// `room`'s members on other instances, in join order.

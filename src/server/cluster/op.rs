@@ -1,5 +1,6 @@
 //! What the rest of the cluster asks of the link, one operation at a time, in order.
 
+use redis::Value;
 use socketioxide::socket::Sid;
 use tokio::sync::oneshot;
 
@@ -18,7 +19,15 @@ pub(crate) enum Op {
         capacity: usize,
         /// The digest of the joiner's token, checked against the room's bans.
         token: Option<TokenId>,
+        /// Its token's subject and when it joined, kept for the server API.
+        sub: Option<String>,
+        since: u64,
         done: SeatDone,
+    },
+    /// A read for the server API; `None` answers a failure.
+    Query {
+        query: Query,
+        reply: oneshot::Sender<Option<Value>>,
     },
     /// A moderator (`origin`, told if Redis cannot be reached) locks or unlocks a room.
     Lock {
@@ -50,4 +59,13 @@ pub(crate) enum Op {
     Depart {
         done: oneshot::Sender<()>,
     },
+}
+
+/// What the server API reads from Redis.
+#[derive(Debug, Clone)]
+pub(crate) enum Query {
+    /// Every room with its member count and lock (`rooms.lua`).
+    Rooms,
+    /// One room's members with their profiles (`room.lua`).
+    Room(RoomName),
 }

@@ -74,6 +74,72 @@ pub(super) fn join(reply: &Value) -> Option<Join> {
     }
 }
 
+/// A room as the server API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    pub room: String,
+    pub members: usize,
+    pub locked: bool,
+}
+
+/// A member as the server API shows it, on whichever instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub member: Member,
+    pub sub: Option<String>,
+    /// When it joined, ms since the epoch.
+    pub since: u64,
+}
+
+/// A room's members in join order, and its lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomDetail {
+    pub locked: bool,
+    pub members: Vec<Profile>,
+}
+
+/// `rooms.lua`'s answer: three fields per room.
+pub(super) fn rooms(reply: &Value) -> Option<Vec<RoomSummary>> {
+    items(reply)?
+        .chunks(3)
+        .map(|r| match r {
+            [room, members, locked] => Some(RoomSummary {
+                room: text(room)?.to_owned(),
+                members: usize::try_from(number(members)?).ok()?,
+                locked: number(locked)? == 1,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `room.lua`'s answer: the lock, then six fields per member; `Some(None)` for no room.
+pub(super) fn room(reply: &Value) -> Option<Option<RoomDetail>> {
+    let Some((locked, fields)) = items(reply)?.split_first() else {
+        return Some(None);
+    };
+    let members = fields
+        .chunks(6)
+        .map(|m| match m {
+            [sid, order, node, name, sub, since] => Some(Profile {
+                member: Member {
+                    sid: text(sid)?.parse().ok()?,
+                    order: number(order)?,
+                    node: text(node)?.parse::<NodeId>().ok()?,
+                    name: DisplayName::parse(text(name)?).ok()?,
+                },
+                sub: Some(text(sub)?.to_owned()).filter(|s| !s.is_empty()),
+                since: number(since).unwrap_or(0),
+            }),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Some(RoomDetail {
+        locked: number(locked)? == 1,
+        members,
+    }))
+}
+
 pub(super) fn sync(reply: &Value) -> Option<(String, u64, u64)> {
     match items(reply)? {
         [epoch, seated, removed] => {

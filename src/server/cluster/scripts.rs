@@ -79,6 +79,8 @@ pub struct Scripts {
     pub depart: Script,
     pub lock: Script,
     pub ban: Script,
+    pub rooms: Script,
+    pub room: Script,
 }
 
 impl Scripts {
@@ -93,11 +95,15 @@ impl Scripts {
             depart: script(include_str!("scripts/depart.lua")),
             lock: script(include_str!("scripts/lock.lua")),
             ban: script(include_str!("scripts/ban.lua")),
+            rooms: script(include_str!("scripts/rooms.lua")),
+            room: script(include_str!("scripts/room.lua")),
         }
     }
 
-    pub fn all(&self) -> [&Script; 8] {
+    pub fn all(&self) -> [&Script; 10] {
         [
+            &self.rooms,
+            &self.room,
             &self.lock,
             &self.ban,
             &self.join,

@@ -18,7 +18,7 @@
 //! | kind | fields | meaning |
 //! |---|---|---|
 //! | `S` | reply node, room, to, from, event | a `signal` for member `to` of `room`; if it is not there, `U` goes back to the reply node |
-//! | `K` | reply node, room, to, from | a moderator (`from`) kicks member `to` of `room`; if it is not there, `U` goes back |
+//! | `K` | reply node, room, to, from, code | `from` (a moderator, or the server API) removes member `to` of `room` for `code` (`kicked`, `room_closed`); if it is not there, `U` goes back |
 //! | `U` | from, room, event | the `signal` or `kick` `from` sent in `room` found no peer: `from` is told `unknown_peer` |
 
 use std::ops::Range;
@@ -26,7 +26,7 @@ use std::ops::Range;
 use socketioxide::socket::Sid;
 
 use super::NodeId;
-use crate::protocol::{DisplayName, RoomName};
+use crate::protocol::{DisplayName, RemovalCode, RoomName};
 
 /// Why a member left a room, as the scripts record it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +119,7 @@ pub enum NodeMessage {
         room: RoomName,
         to: Sid,
         from: Sid,
+        code: RemovalCode,
     },
     /// `event` (`signal` or `kick`) found no peer.
     Undeliverable {
@@ -155,9 +156,21 @@ pub fn signal(reply_to: NodeId, room: &RoomName, to: Sid, from: Sid, event: &str
     format!("S\t{reply_to}\t{room}\t{to}\t{from}\t{event}")
 }
 
-/// `K`: moderator `from` kicks member `to` of `room`, connected to another instance.
-pub fn kick(reply_to: NodeId, room: &RoomName, to: Sid, from: Sid) -> String {
-    format!("K\t{reply_to}\t{room}\t{to}\t{from}")
+/// `K`: `from` removes member `to` of `room`, connected to another instance, for `code`.
+pub fn remove(reply_to: NodeId, room: &RoomName, to: Sid, from: Sid, code: RemovalCode) -> String {
+    format!(
+        "K\t{reply_to}\t{room}\t{to}\t{from}\t{}",
+        removal_name(code)
+    )
+}
+
+const REMOVALS: [RemovalCode; 2] = [RemovalCode::Kicked, RemovalCode::RoomClosed];
+
+fn removal_name(code: RemovalCode) -> &'static str {
+    match code {
+        RemovalCode::Kicked => "kicked",
+        RemovalCode::RoomClosed => "room_closed",
+    }
 }
 
 /// `U`: the `event` `from` sent in `room` found no peer.
@@ -236,12 +249,13 @@ impl NodeMessage {
                 })
             }
             "K" => {
-                let (_, f, _) = fields(text, 4)?;
+                let (_, f, _) = fields(text, 5)?;
                 Some(Self::Kick {
                     reply_to: f[0].parse().ok()?,
                     room: RoomName::parse(f[1]).ok()?,
                     to: f[2].parse().ok()?,
                     from: f[3].parse().ok()?,
+                    code: REMOVALS.into_iter().find(|c| removal_name(*c) == f[4])?,
                 })
             }
             "U" => {
@@ -328,15 +342,18 @@ mod tests {
                 })
             );
         }
-        assert_eq!(
-            NodeMessage::decode(&kick(NodeId(3), &room("r"), to, from)),
-            Some(NodeMessage::Kick {
-                reply_to: NodeId(3),
-                room: room("r"),
-                to,
-                from,
-            })
-        );
+        for code in REMOVALS {
+            assert_eq!(
+                NodeMessage::decode(&remove(NodeId(3), &room("r"), to, from, code)),
+                Some(NodeMessage::Kick {
+                    reply_to: NodeId(3),
+                    room: room("r"),
+                    to,
+                    from,
+                    code,
+                })
+            );
+        }
     }
 
     #[test]

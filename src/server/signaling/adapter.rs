@@ -195,6 +195,7 @@ mod tests {
             let seat = Seat {
                 name: DisplayName::guest("test"),
                 capacity: None,
+                since: 0,
             };
             rooms.join(&sids[member], &RoomName::parse(room).unwrap(), seat, OPEN);
         }

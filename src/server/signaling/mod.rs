@@ -7,6 +7,7 @@
 //! - [`delivery`]: sends events to rooms and sockets; evicts receivers that cannot keep up.
 //! - [`members`]: this instance's members as the cluster sees them (with `--redis-url`).
 //! - [`moderation`]: members removed from rooms (`kick`), and rooms locked to new joins.
+//! - [`control`]: the same, and the room lists, for the server API.
 //!
 //! Rooms live in [`Hub`]: this instance's members in [`crate::server::rooms`], always, and the
 //! seats of the whole cluster in [`crate::server::cluster`] when there is one. The handlers go
@@ -23,6 +24,7 @@
 
 pub mod adapter;
 mod connection;
+pub mod control;
 mod delivery;
 mod members;
 mod moderation;

@@ -15,8 +15,8 @@ use crate::server::auth::Grant;
 use crate::server::cluster::Reason;
 use crate::server::rooms::Left;
 
-/// Takes `sid`, a member of `room` on this instance, out of it: its token may not rejoin for
-/// `--kick-ban`; it is told why (`removed`, then `leaved` as if it had left, which is what
+/// Takes `sid`, a member of `room` on this instance, out of it: if it was kicked, its token may
+/// not rejoin for `--kick-ban`; it is told why (`removed`, then `leaved` as if it had left, which is what
 /// the tutorial's page understands), and the room `bye`. False if `sid` is no member here.
 pub(super) fn remove<A: Adapter>(
     hub: &Hub,
@@ -31,19 +31,19 @@ pub(super) fn remove<A: Adapter>(
     if !hub.rooms.with(|rooms| rooms.is_member(&sid, room)) {
         return false;
     }
-    // Banned first: in a cluster the ban then reaches Redis before the seat is freed, so no
-    // rejoin can come in between.
-    if let Some(token) = socket
+    // A kick bans the token; a room's closing does not. Banned first: in a cluster the ban
+    // then reaches Redis before the seat is freed, so no rejoin can come in between.
+    let token = socket
         .extensions
         .get::<Arc<Grant>>()
-        .and_then(|g| g.token.clone())
-    {
+        .and_then(|g| g.token.clone());
+    if let Some(token) = token.filter(|_| code == RemovalCode::Kicked) {
         hub.ban(room, token);
     }
     let Left::Removed { remaining } = hub.leave(sid, room, Reason::Kicked) else {
         return false;
     };
-    info!(id = %sid, %room, remaining, "kicked; the number of users in the room is {remaining}");
+    info!(id = %sid, %room, remaining, ?code, "removed; the number of users in the room is {remaining}");
     let (room_name, id) = (room.to_string(), sid.to_string());
     let removed = ServerEvent::Removed {
         room: room_name.clone(),

@@ -17,8 +17,8 @@ use crate::protocol::{
     RoomName, ServerEvent, Signal,
 };
 use crate::server::auth::Grant;
-use crate::server::cluster::{self, Cluster, Member, Reason, Seating};
-use crate::server::rooms::{Joined, Left, Seat};
+use crate::server::cluster::{self, Cluster, Reason, Seating};
+use crate::server::rooms::{Joined, Left, Member, Seat};
 
 /// A join waiting for the cluster to seat it: resolves once it is done, and the socket's
 /// next events may go on.
@@ -121,6 +121,7 @@ impl<A: Adapter> Session<A> {
         let asked = self.grant.capacity.or(options.capacity);
         let limits = self.hub.settings.join;
         let token = self.grant.token.clone();
+        let since = now_ms();
         let Some(cluster) = self.hub.cluster() else {
             if token.as_ref().is_some_and(|t| self.hub.is_banned(&room, t)) {
                 self.refuse(Refusal::new(event::JOIN, RefusalCode::Kicked));
@@ -129,6 +130,7 @@ impl<A: Adapter> Session<A> {
             let seat = Seat {
                 name: name.clone(),
                 capacity: asked,
+                since,
             };
             let joined = self
                 .hub
@@ -151,13 +153,15 @@ impl<A: Adapter> Session<A> {
             name: name.clone(),
             capacity: limits.capacity_for(asked),
             token,
+            sub: self.grant.sub.clone(),
+            since,
         };
         cluster.seat(
             self.sid,
             room.clone(),
             seat,
             Box::new(move |seating| {
-                session.seated(&seats, room, name, seating);
+                session.seated(&seats, room, name, since, seating);
                 let _ = done.send(());
             }),
         );
@@ -167,7 +171,14 @@ impl<A: Adapter> Session<A> {
     /// The cluster's answer to a join, on its inbox task (see `cluster::inbox`): seats the
     /// joiner here and welcomes it, unless its connection ended meanwhile, in which case the
     /// seat is given back (the disconnect could not free a seat it did not know of yet).
-    fn seated(&self, cluster: &Cluster, room: RoomName, name: DisplayName, seating: Seating) {
+    fn seated(
+        &self,
+        cluster: &Cluster,
+        room: RoomName,
+        name: DisplayName,
+        since: u64,
+        seating: Seating,
+    ) {
         let (order, capacity) = match seating {
             Seating::Seated { order, capacity } => (order, capacity),
             Seating::Full { capacity } => {
@@ -182,7 +193,12 @@ impl<A: Adapter> Session<A> {
         };
         let seated = self.hub.rooms.with(|rooms| {
             self.open.load(Ordering::SeqCst).then(|| {
-                let here = rooms.seat(&self.sid, &room, name.clone(), order, capacity);
+                let seated = Member {
+                    order,
+                    name: name.clone(),
+                    since,
+                };
+                let here = rooms.seat(&self.sid, &room, seated, capacity);
                 (here, rooms.others_in_order(&self.sid, &room))
             })
         });
@@ -318,7 +334,8 @@ impl<A: Adapter> Session<A> {
             .and_then(|cluster| Some((cluster, cluster.node_of(room.as_str(), &peer)?)));
         match remote {
             Some((cluster, node)) => {
-                if cluster.kick(node, &room, peer, self.sid).is_err() {
+                let kicked = RemovalCode::Kicked;
+                if cluster.remove(node, &room, peer, self.sid, kicked).is_err() {
                     refuse(RefusalCode::ClusterUnavailable);
                 }
             }
@@ -412,9 +429,16 @@ fn peers_of(others: Vec<(Sid, DisplayName)>) -> Vec<Peer> {
         .collect()
 }
 
+/// Now, in milliseconds since the epoch: when a member joins.
+pub(super) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A cluster room's roster: this instance's other members and the other instances', merged in
 /// join order.
-fn roster(local: Vec<(u64, Sid, DisplayName)>, remote: Vec<Member>) -> Vec<Peer> {
+fn roster(local: Vec<(u64, Sid, DisplayName)>, remote: Vec<cluster::Member>) -> Vec<Peer> {
     let mut others: Vec<(u64, Sid, DisplayName)> = local
         .into_iter()
         .chain(remote.into_iter().map(|m| (m.order, m.sid, m.name)))

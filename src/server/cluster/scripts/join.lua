@@ -1,7 +1,8 @@
 -- A join: seats the member if the room has a free seat, atomically, so a room's capacity
 -- holds however many instances take joins for it at once.
 -- ARGV: node, sid, room, name, capacity (seats if this join creates the room; 0: unlimited),
--- the digest of the joiner's token ('' without one).
+-- the digest of the joiner's token ('' without one), its token's subject ('' without one), when
+-- it joins (ms since the epoch, the instance's clock).
 -- Returns {'seated', seq, capacity, roster...} (the roster as lib.lua's `roster` writes it,
 -- the joiner included), {'full', capacity}, {'locked'} or {'banned'}.
 local node, sid, room, name, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6]
@@ -23,6 +24,6 @@ elseif token ~= '' and tonumber(redis.call('ZSCORE', K.bans(room), token) or '0'
 elseif capacity > 0 and count >= capacity then
   return {'full', capacity}
 else
-  seq = seat(node, sid, room, name, nil)
+  seq = seat(node, sid, room, name, nil, ARGV[7], ARGV[8])
 end
 return roster(room, {'seated', seq, capacity})

@@ -8,13 +8,14 @@ local function now_ms()
 end
 
 -- Seats member `sid` of instance `node`, named `name`, in `room` with join order `order` (its
--- join's own sequence number when nil), and announces it on the room's channel. The caller has
--- checked that there is a seat. Returns the change's sequence number.
-local function seat(node, sid, room, name, order)
+-- join's own sequence number when nil), and announces it on the room's channel. `sub` (its
+-- token's subject, or '') and `since` (when it joined, ms) are kept for the server API. The
+-- caller has checked that there is a seat. Returns the change's sequence number.
+local function seat(node, sid, room, name, order, sub, since)
   local seq = redis.call('INCR', K.seq)
   order = order or seq
   redis.call('ZADD', K.members(room), order, sid)
-  redis.call('HSET', K.info(room), sid, node .. '\n' .. name)
+  redis.call('HSET', K.info(room), sid, table.concat({node, name, sub, since}, '\n'))
   redis.call('SADD', K.rooms_of(sid), room)
   redis.call('SADD', K.node_members(node), sid)
   redis.call('SADD', K.rooms, room)
@@ -63,20 +64,32 @@ local function depart(node, reason)
   return freed
 end
 
--- Appends `room`'s members to `out` in join order, four fields each: sid, order, node, name.
-local function roster(room, out)
-  local members = redis.call('ZRANGE', K.members(room), 0, -1, 'WITHSCORES')
+-- Each member's record in `room`'s `info` hash: socket id -> its fields (node, name, sub, since).
+local function records(room)
   local info = redis.call('HGETALL', K.info(room))
   local of = {}
   for i = 1, #info, 2 do
-    of[info[i]] = info[i + 1]
+    local node, name, sub, since = string.match(info[i + 1], '^([^\n]*)\n([^\n]*)\n?([^\n]*)\n?([^\n]*)$')
+    of[info[i]] = {node or '', name or '', sub or '', since or '0'}
   end
+  return of
+end
+
+-- Appends `room`'s members to `out` in join order, four fields each: sid, order, node, name;
+-- with `profiles`, six: sub and since too.
+local function roster(room, out, profiles)
+  local members = redis.call('ZRANGE', K.members(room), 0, -1, 'WITHSCORES')
+  local of = records(room)
   for i = 1, #members, 2 do
-    local node, name = string.match(of[members[i]] or '\n', '^([^\n]*)\n(.*)$')
+    local record = of[members[i]] or {'', '', '', '0'}
     out[#out + 1] = members[i]
     out[#out + 1] = members[i + 1]
-    out[#out + 1] = node
-    out[#out + 1] = name
+    out[#out + 1] = record[1]
+    out[#out + 1] = record[2]
+    if profiles then
+      out[#out + 1] = record[3]
+      out[#out + 1] = record[4]
+    end
   end
   return out
 end

@@ -3,12 +3,12 @@
 -- their seats already; after Redis lost its data the first instance to register a room's
 -- members also restores its capacity); members Redis holds for the instance that it no longer
 -- has (a join whose answer was lost, a leave sent while Redis was unreachable) are removed.
--- ARGV: node, timeout (ms), an epoch to use if Redis has none, then five fields per member:
--- room, sid, name, order, capacity (0: unlimited).
+-- ARGV: node, timeout (ms), an epoch to use if Redis has none, then seven fields per member:
+-- room, sid, name, order, capacity (0: unlimited), sub ('' without one), since (ms).
 -- Returns {epoch, seated, removed}.
 local node, timeout, fresh_epoch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local held, last_order = {}, 0
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 7 do
   held[ARGV[i + 1] .. '\n' .. ARGV[i]] = true
   last_order = math.max(last_order, tonumber(ARGV[i + 3]))
 end
@@ -25,14 +25,14 @@ for _, sid in ipairs(redis.call('SMEMBERS', K.node_members(node))) do
   end
 end
 local seated = 0
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 7 do
   local room, sid, name, order, capacity =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   if not redis.call('ZSCORE', K.members(room), sid) then
     if capacity > 0 and redis.call('EXISTS', K.members(room)) == 0 then
       redis.call('SET', K.capacity(room), capacity)
     end
-    seat(node, sid, room, name, order)
+    seat(node, sid, room, name, order, ARGV[i + 5], ARGV[i + 6])
     seated = seated + 1
   end
 end

@@ -1,0 +1,227 @@
+//! What the server API asks of the rooms, on behalf of the application's backend rather than a
+//! socket: list rooms and members, remove a member, close a room, speak into it. In a cluster
+//! the lists come from Redis, so any instance answers for all of them, and a removal goes to
+//! the instance holding the member.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use socketioxide::socket::Sid;
+use socketioxide::SocketIo;
+
+use super::adapter::RoomAdapter;
+use super::delivery::{self, Audience, Reach, Sockets};
+use super::{moderation, Hub};
+use crate::protocol::{RemovalCode, RoomName, ServerEvent};
+use crate::server::auth::Grant;
+
+/// The sender id of messages the server API sends into a room: never a socket's id (those are
+/// 16 characters).
+pub const SERVER_SENDER: &str = "server";
+
+/// A room as the API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomInfo {
+    pub room: String,
+    pub members: usize,
+    pub locked: bool,
+}
+
+/// A member as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberInfo {
+    pub id: String,
+    pub name: String,
+    pub sub: Option<String>,
+    /// When it joined, in milliseconds since the epoch.
+    pub joined_at: u64,
+}
+
+/// One room's members, in join order.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomMembers {
+    pub room: String,
+    pub locked: bool,
+    pub members: Vec<MemberInfo>,
+}
+
+/// Why the API could not do it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("no such room: it has no members")]
+    NoSuchRoom,
+    #[error("no such member in that room")]
+    NoSuchMember,
+    #[error("the cluster's Redis cannot be reached")]
+    Unavailable,
+}
+
+/// The API's handle on the rooms: cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    hub: Hub,
+    sockets: Sockets<RoomAdapter>,
+}
+
+impl Control {
+    pub fn new(hub: Hub, io: &SocketIo<RoomAdapter>) -> Self {
+        Self {
+            hub,
+            sockets: Sockets::of_namespace(io.broadcast()),
+        }
+    }
+
+    /// Whether tokens can be minted (`--auth-secret` is set).
+    pub fn tokens(&self) -> Option<&crate::server::auth::Tokens> {
+        self.hub.settings.tokens.as_ref()
+    }
+
+    /// Every room with members, by name.
+    pub async fn rooms(&self) -> Result<Vec<RoomInfo>, ControlError> {
+        let mut rooms: Vec<RoomInfo> = match self.hub.cluster() {
+            Some(cluster) => cluster
+                .rooms()
+                .await
+                .ok_or(ControlError::Unavailable)?
+                .into_iter()
+                .map(|r| RoomInfo {
+                    room: r.room,
+                    members: r.members,
+                    locked: r.locked,
+                })
+                .collect(),
+            None => self.hub.rooms.with(|rooms| {
+                rooms
+                    .summaries()
+                    .map(|(room, members, locked)| RoomInfo {
+                        room: room.to_string(),
+                        members,
+                        locked,
+                    })
+                    .collect()
+            }),
+        };
+        rooms.sort_unstable_by(|a, b| a.room.cmp(&b.room));
+        Ok(rooms)
+    }
+
+    /// `room`'s members in join order.
+    pub async fn room(&self, room: &RoomName) -> Result<RoomMembers, ControlError> {
+        let (locked, members) = match self.hub.cluster() {
+            Some(cluster) => {
+                let detail = cluster
+                    .room(room)
+                    .await
+                    .ok_or(ControlError::Unavailable)?
+                    .ok_or(ControlError::NoSuchRoom)?;
+                let members = detail
+                    .members
+                    .into_iter()
+                    .map(|p| MemberInfo {
+                        id: p.member.sid.to_string(),
+                        name: p.member.name.as_str().to_owned(),
+                        sub: p.sub,
+                        joined_at: p.since,
+                    })
+                    .collect();
+                (detail.locked, members)
+            }
+            None => {
+                let (locked, seated) = self
+                    .hub
+                    .rooms
+                    .with(|rooms| {
+                        Some((
+                            rooms.is_locked(room.as_str()),
+                            rooms.members_of(room.as_str())?,
+                        ))
+                    })
+                    .ok_or(ControlError::NoSuchRoom)?;
+                let members = seated
+                    .into_iter()
+                    .map(|(sid, member)| MemberInfo {
+                        id: sid.to_string(),
+                        name: member.name.as_str().to_owned(),
+                        sub: self.sub_of(sid),
+                        joined_at: member.since,
+                    })
+                    .collect();
+                (locked, members)
+            }
+        };
+        Ok(RoomMembers {
+            room: room.to_string(),
+            locked,
+            members,
+        })
+    }
+
+    /// Removes member `id` from `room`, as a moderator's `kick` does (`code` says why: a kick
+    /// bans its token for a while, a room's closing does not). In a cluster, a member on
+    /// another instance is removed there a moment later.
+    pub async fn remove(
+        &self,
+        room: &RoomName,
+        id: &str,
+        code: RemovalCode,
+    ) -> Result<(), ControlError> {
+        let sid = id.parse::<Sid>().map_err(|_| ControlError::NoSuchMember)?;
+        if moderation::remove(&self.hub, &self.sockets, sid, room, code) {
+            return Ok(());
+        }
+        let Some(cluster) = self.hub.cluster() else {
+            return Err(ControlError::NoSuchMember);
+        };
+        let detail = cluster
+            .room(room)
+            .await
+            .ok_or(ControlError::Unavailable)?
+            .ok_or(ControlError::NoSuchMember)?;
+        let node = detail
+            .members
+            .iter()
+            .find(|p| p.member.sid == sid)
+            .map(|p| p.member.node)
+            .ok_or(ControlError::NoSuchMember)?;
+        // No socket asked: an answer that it found no one goes nowhere.
+        cluster
+            .remove(node, room, sid, Sid::new(), code)
+            .map_err(|_| ControlError::Unavailable)
+    }
+
+    /// Takes everyone out of `room`, each told `removed` with `room_closed`; returns how many.
+    pub async fn close(&self, room: &RoomName) -> Result<usize, ControlError> {
+        let members = self.room(room).await?.members;
+        let mut closed = 0;
+        for member in &members {
+            match self.remove(room, &member.id, RemovalCode::RoomClosed).await {
+                Ok(()) => closed += 1,
+                // Left meanwhile.
+                Err(ControlError::NoSuchMember) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Sends `data` into `room` as a `message` from [`SERVER_SENDER`], to every member on
+    /// every instance.
+    pub async fn say(&self, room: &RoomName, data: serde_json::Value) -> Result<(), ControlError> {
+        // The room must exist somewhere, or the message would go to no one.
+        self.room(room).await?;
+        let message = ServerEvent::Message {
+            room: room.to_string(),
+            from: SERVER_SENDER.to_owned(),
+            data,
+        };
+        let everyone = (Audience::Everyone, Reach::Cluster);
+        delivery::to_room(&self.hub, &self.sockets, room, everyone, &message)
+            .map_err(|_| ControlError::Unavailable)
+    }
+
+    /// The `sub` of member `sid`'s token, from its socket.
+    fn sub_of(&self, sid: Sid) -> Option<String> {
+        let socket = self.sockets.get(sid)?;
+        socket.extensions.get::<Arc<Grant>>()?.sub.clone()
+    }
+}
