@@ -3,7 +3,7 @@
 //! order with names, `otherjoin`, `message` in order, `bye`, `signal`, refusals, capacity under a
 //! join race, per-client limits), an instance killed or shut down, Redis restarted empty, a slow
 //! receiver on another instance, moderation (kicks, bans and locks hold on every instance), the
-//! server API answering for the whole cluster, and the settings (prefix, password, unreachable
+//! server API answering for the whole cluster, each instance's webhooks, and the settings (prefix, password, unreachable
 //! Redis).
 
 mod common;
@@ -384,6 +384,82 @@ async fn the_server_api_of_any_instance_answers_for_the_whole_cluster() {
     cy.expect("leaved").await;
     let gone = until_rooms(&a, KEY, |rooms| rooms.len() == 1).await;
     assert_eq!(gone[0]["room"], json!("call"));
+}
+
+#[tokio::test]
+async fn each_instance_sends_its_members_webhooks_with_the_clusters_room_lifetime() {
+    let redis = RedisServer::start();
+    let (tx, mut received) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(serde_json::from_slice(&body).unwrap());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let hooked = || Config {
+        webhook_url: Some(hooks.clone()),
+        ..cluster_config(&redis)
+    };
+    let (a, b) = (
+        start_server_with(hooked()).await,
+        start_server_with(hooked()).await,
+    );
+    let mut ada = TestClient::connect(&a).await.watch_presence();
+    let (ada_id, _) = join_with(&mut ada, "r", json!("Ada")).await;
+    assert_eq!(
+        next_hook(&mut received).await,
+        ("room_started".into(), String::new(), String::new())
+    );
+    assert_eq!(
+        next_hook(&mut received).await,
+        ("participant_joined".into(), ada_id.clone(), String::new())
+    );
+    // Bob's instance sees the room already started.
+    let mut bob = TestClient::connect(&b).await;
+    let (bob_id, _) = join_with(&mut bob, "r", json!("Bob")).await;
+    assert_eq!(
+        next_hook(&mut received).await,
+        ("participant_joined".into(), bob_id.clone(), String::new())
+    );
+    ada.expect("otherjoin").await;
+    ada.emit("leave", vec![json!("r")]).await;
+    assert_eq!(
+        next_hook(&mut received).await,
+        ("participant_left".into(), ada_id, "left".into())
+    );
+    // The last member, on B, finishes the room.
+    bob.disconnect().await;
+    assert_eq!(
+        next_hook(&mut received).await,
+        ("participant_left".into(), bob_id, "disconnected".into())
+    );
+    assert_eq!(
+        next_hook(&mut received).await,
+        ("room_finished".into(), String::new(), String::new())
+    );
+}
+
+/// The next webhook `received`: its event, peer id and reason.
+async fn next_hook(
+    received: &mut tokio::sync::mpsc::UnboundedReceiver<Value>,
+) -> (String, String, String) {
+    let event = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .expect("a webhook")
+        .unwrap();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    (
+        text(&event["event"]),
+        text(&event["peer"]["id"]),
+        text(&event["reason"]),
+    )
 }
 
 /// Polls `GET /api/rooms` on `server` until `done` holds for its rooms; returns them.

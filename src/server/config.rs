@@ -146,6 +146,30 @@ pub struct Config {
           value_parser = parse_api_key)]
     pub api_key: Option<String>,
 
+    /// Sends webhooks (`room_started`, `room_finished`, `participant_joined`, `participant_left`)
+    /// as JSON POSTs to this URL (see the README's "Webhooks"). Unset: none are sent.
+    #[arg(long, env = "SIGNALROOM_WEBHOOK_URL", value_parser = parse_webhook_url)]
+    pub webhook_url: Option<String>,
+
+    /// Signs each webhook: `X-Signalroom-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+    #[arg(long, env = "SIGNALROOM_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Webhook events waiting to be sent at most; more are dropped (and counted in /healthz).
+    #[arg(long, env = "SIGNALROOM_WEBHOOK_QUEUE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub webhook_queue: u32,
+
+    /// Seconds one webhook request may take before it counts as failed and is retried.
+    #[arg(long, env = "SIGNALROOM_WEBHOOK_TIMEOUT", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub webhook_timeout: u64,
+
+    /// Attempts per webhook event before it is given up (with backoff from 0.25 s, doubling).
+    #[arg(long, env = "SIGNALROOM_WEBHOOK_ATTEMPTS", default_value_t = 6,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_attempts: u32,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -199,6 +223,14 @@ fn parse_duration(text: &str) -> Result<u64, String> {
         .and_then(|n| n.checked_mul(scale))
         .filter(|&n| n > 0)
         .ok_or_else(|| "use a positive number with s, m, h or d, e.g. 1h".into())
+}
+
+/// `--webhook-url`: an http or https URL.
+fn parse_webhook_url(url: &str) -> Result<String, String> {
+    match url.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(url.to_owned()),
+        _ => Err("an http:// or https:// URL".into()),
+    }
 }
 
 /// `--api-key`: long enough that it cannot be guessed by trying.

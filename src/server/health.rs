@@ -6,6 +6,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::signaling::Hub;
+use super::webhooks::WebhookHealth;
 
 #[derive(Serialize)]
 pub struct Health {
@@ -18,6 +19,9 @@ pub struct Health {
     rooms: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster: Option<ClusterHealth>,
+    /// With `--webhook-url`: events waiting, sent, given up and dropped (queue full).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhooks: Option<WebhookHealth>,
 }
 
 #[derive(Serialize)]
@@ -39,5 +43,6 @@ pub async fn healthz(State(hub): State<Hub>) -> Json<Health> {
         connections: hub.connections(),
         rooms: hub.room_count(),
         cluster,
+        webhooks: hub.webhook_health(),
     })
 }

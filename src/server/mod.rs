@@ -17,6 +17,7 @@ pub mod signaling;
 mod socketio_gate;
 mod static_files;
 pub mod token_command;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -70,7 +71,17 @@ pub async fn run(
         }
         None => (None, None),
     };
-    let hub = Hub::new(&config, cluster);
+    let webhooks = match &config.webhook_url {
+        Some(url) => Some(webhooks::Webhooks::start(webhooks::WebhookConfig {
+            url: url.clone(),
+            secret: config.webhook_secret.clone(),
+            queue: config.webhook_queue as usize,
+            timeout: Duration::from_secs(config.webhook_timeout),
+            attempts: config.webhook_attempts,
+        })?),
+        None => None,
+    };
+    let hub = Hub::new(&config, cluster, webhooks);
     if config.event_queue.is_some() {
         warn!("--event-queue no longer has an effect: events are handled as they arrive");
     }

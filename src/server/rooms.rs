@@ -14,8 +14,10 @@ pub struct Seat {
     pub name: DisplayName,
     /// Seats for the room, if this join creates it; ignored for a room that exists.
     pub capacity: Option<usize>,
-    /// When it joins, in milliseconds since the epoch (for the server API).
+    /// When it joins, in milliseconds since the epoch, and its token's subject: for the server
+    /// API and webhooks.
     pub since: u64,
+    pub sub: Option<Arc<str>>,
 }
 
 /// A member as a room holds it.
@@ -26,6 +28,8 @@ pub struct Member {
     pub name: DisplayName,
     /// When it joined, in milliseconds since the epoch.
     pub since: u64,
+    /// Its token's subject.
+    pub sub: Option<Arc<str>>,
 }
 
 /// The server's limits on joins.
@@ -165,6 +169,7 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
             order,
             name: seat.name,
             since: seat.since,
+            sub: seat.sub,
         };
         let members = self.seat(member, room, seated, capacity);
         Joined::Added { members, others }
@@ -337,6 +342,20 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         Some(members)
     }
 
+    /// What `room` holds of `member`, if it is in it.
+    pub fn member(&self, member: &M, room: &RoomName) -> Option<&Member> {
+        self.rooms.get(room)?.members.get(member)
+    }
+
+    /// What each of `member`'s rooms holds of it.
+    pub fn memberships(&self, member: &M) -> Vec<(RoomName, Member)> {
+        let rooms = self.rooms_of.get(member).map_or(&[][..], Vec::as_slice);
+        rooms
+            .iter()
+            .filter_map(|room| Some((room.clone(), self.member(member, room)?.clone())))
+            .collect()
+    }
+
     pub fn is_locked(&self, room: &str) -> bool {
         self.rooms.get(room).is_some_and(|entry| entry.locked)
     }
@@ -386,6 +405,7 @@ mod tests {
             name: DisplayName::parse(name).unwrap(),
             capacity: None,
             since: 0,
+            sub: None,
         }
     }
 
@@ -513,6 +533,7 @@ mod tests {
             order,
             name: name(n),
             since: order * 10,
+            sub: None,
         };
         assert_eq!(rooms.admission(&1, &room("a"), 8), None);
         assert_eq!(rooms.seat(&1, &room("a"), seated("one", 40), Some(3)), 1);

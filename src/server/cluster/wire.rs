@@ -43,8 +43,10 @@ pub enum Reason {
     Shutdown,
     /// Redis held it, but its instance no longer did (a join whose answer was lost).
     Gone,
-    /// A moderator removed it.
+    /// A moderator (or the server API) removed it.
     Kicked,
+    /// The server API closed its room.
+    Closed,
 }
 
 impl Reason {
@@ -57,6 +59,7 @@ impl Reason {
             Self::Shutdown => "shutdown",
             Self::Gone => "gone",
             Self::Kicked => "kicked",
+            Self::Closed => "closed",
         }
     }
 
@@ -69,6 +72,7 @@ impl Reason {
             Self::Shutdown,
             Self::Gone,
             Self::Kicked,
+            Self::Closed,
         ]
         .into_iter()
         .find(|r| r.as_str() == text)

@@ -196,6 +196,7 @@ mod tests {
                 name: DisplayName::guest("test"),
                 capacity: None,
                 since: 0,
+                sub: None,
             };
             rooms.join(&sids[member], &RoomName::parse(room).unwrap(), seat, OPEN);
         }

@@ -3,8 +3,6 @@
 //! the lists come from Redis, so any instance answers for all of them, and a removal goes to
 //! the instance holding the member.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
@@ -13,7 +11,6 @@ use super::adapter::RoomAdapter;
 use super::delivery::{self, Audience, Reach, Sockets};
 use super::{moderation, Hub};
 use crate::protocol::{RemovalCode, RoomName, ServerEvent};
-use crate::server::auth::Grant;
 
 /// The sender id of messages the server API sends into a room: never a socket's id (those are
 /// 16 characters).
@@ -142,7 +139,7 @@ impl Control {
                     .map(|(sid, member)| MemberInfo {
                         id: sid.to_string(),
                         name: member.name.as_str().to_owned(),
-                        sub: self.sub_of(sid),
+                        sub: member.sub.as_deref().map(str::to_owned),
                         joined_at: member.since,
                     })
                     .collect();
@@ -217,11 +214,5 @@ impl Control {
         let everyone = (Audience::Everyone, Reach::Cluster);
         delivery::to_room(&self.hub, &self.sockets, room, everyone, &message)
             .map_err(|_| ControlError::Unavailable)
-    }
-
-    /// The `sub` of member `sid`'s token, from its socket.
-    fn sub_of(&self, sid: Sid) -> Option<String> {
-        let socket = self.sockets.get(sid)?;
-        socket.extensions.get::<Arc<Grant>>()?.sub.clone()
     }
 }

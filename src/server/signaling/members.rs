@@ -1,8 +1,6 @@
 //! This instance's members as the cluster sees them: what other instances send is handed to
 //! them here, along the same per-socket paths as this instance's own events.
 
-use std::sync::Arc;
-
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 use socketioxide_core::Str;
@@ -11,7 +9,6 @@ use super::adapter::RoomAdapter;
 use super::delivery::{self, Audience, Sockets};
 use super::{moderation, Hub};
 use crate::protocol::{Refusal, RefusalCode, RemovalCode, RoomName, ServerEvent};
-use crate::server::auth::Grant;
 use crate::server::cluster::{Change, LocalMembers, Registration};
 
 /// [`LocalMembers`] for a [`Hub`].
@@ -77,33 +74,19 @@ impl LocalMembers for Members {
     }
 
     fn registrations(&self) -> Vec<Registration> {
-        self.hub
-            .rooms
-            .with(|rooms| {
-                rooms
-                    .seats()
-                    .map(|(room, sid, seated, capacity)| Registration {
-                        room: room.clone(),
-                        sid: *sid,
-                        name: seated.name.clone(),
-                        order: seated.order,
-                        capacity,
-                        sub: None,
-                        since: seated.since,
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .into_iter()
-            // Subjects from the sockets, outside the rooms' lock.
-            .map(|mut r| {
-                r.sub = self.sockets.get(r.sid).and_then(|socket| {
-                    socket
-                        .extensions
-                        .get::<Arc<Grant>>()
-                        .and_then(|g| g.sub.clone())
-                });
-                r
-            })
-            .collect()
+        self.hub.rooms.with(|rooms| {
+            rooms
+                .seats()
+                .map(|(room, sid, seated, capacity)| Registration {
+                    room: room.clone(),
+                    sid: *sid,
+                    name: seated.name.clone(),
+                    order: seated.order,
+                    capacity,
+                    sub: seated.sub.as_deref().map(str::to_owned),
+                    since: seated.since,
+                })
+                .collect()
+        })
     }
 }

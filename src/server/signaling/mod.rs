@@ -48,7 +48,8 @@ use super::auth::{Grant, TokenError, TokenId, Tokens};
 use super::bans::Bans;
 use super::cluster::{Cluster, Reason, StartError, Starter};
 use super::ice::IceConfig;
-use super::rooms::{JoinLimits, Left, RoomRegistry};
+use super::rooms::{JoinLimits, Left, Member, RoomRegistry};
+use super::webhooks::{Event, Kind, Peer, WebhookHealth, Webhooks};
 use super::Config;
 use crate::protocol::RoomName;
 use connection::Connection;
@@ -72,6 +73,8 @@ pub struct Hub {
     /// Kicked tokens, without a cluster (with one, Redis holds them). Taken only by a kick and
     /// by a join with a token.
     bans: Arc<Mutex<Bans>>,
+    /// With `--webhook-url`.
+    webhooks: Option<Webhooks>,
     settings: Arc<Settings>,
 }
 
@@ -102,7 +105,7 @@ pub enum ConnectRefused {
 
 impl Hub {
     /// The hub of a single process, or of a cluster instance given its [`Cluster`].
-    pub fn new(config: &Config, cluster: Option<Cluster>) -> Self {
+    pub fn new(config: &Config, cluster: Option<Cluster>, webhooks: Option<Webhooks>) -> Self {
         Self {
             rooms: RoomRegistry::default(),
             cluster,
@@ -111,6 +114,7 @@ impl Hub {
             stopping: Arc::default(),
             evicted: Arc::default(),
             bans: Arc::default(),
+            webhooks,
             settings: Arc::new(Settings {
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
@@ -194,18 +198,100 @@ impl Hub {
     /// `sid` leaves `room` (for `reason`: it left, or was kicked); `remaining` counts every
     /// instance's members.
     fn leave(&self, sid: Sid, room: &RoomName, reason: Reason) -> Left {
-        match self.rooms.with(|rooms| rooms.leave(&sid, room)) {
+        let hooked = self.webhooks.is_some();
+        let (left, member) = self.rooms.with(|rooms| {
+            let member = rooms.member(&sid, room).filter(|_| hooked).cloned();
+            (rooms.leave(&sid, room), member)
+        });
+        match left {
             Left::Removed { remaining } => {
                 let mut remote = 0;
                 if let Some(cluster) = &self.cluster {
                     cluster.unseat(sid, vec![room.clone()], false, reason);
                     remote = cluster.remote_count(room.as_str());
                 }
-                Left::Removed {
-                    remaining: remaining + remote,
+                let remaining = remaining + remote;
+                if let Some(member) = member {
+                    self.left_hook(sid, room, member, reason, remaining);
                 }
+                Left::Removed { remaining }
             }
             Left::NotMember => Left::NotMember,
+        }
+    }
+
+    /// Webhooks: `sid` joined `room` (as `member`), which now has `members` on every instance;
+    /// with the first, the room started.
+    fn joined_hook(&self, sid: Sid, room: &RoomName, member: &Member, members: usize) {
+        let Some(webhooks) = &self.webhooks else {
+            return;
+        };
+        if members == 1 {
+            webhooks.send(Event::new(
+                Kind::RoomStarted,
+                room.as_str(),
+                None,
+                None,
+                member.since,
+            ));
+        }
+        let peer = peer_of(sid, member);
+        webhooks.send(Event::new(
+            Kind::ParticipantJoined,
+            room.as_str(),
+            Some(peer),
+            None,
+            member.since,
+        ));
+    }
+
+    /// Webhooks: `sid` left `room` for `reason`; `remaining` are still in it on every instance;
+    /// with none, the room finished.
+    fn left_hook(
+        &self,
+        sid: Sid,
+        room: &RoomName,
+        member: Member,
+        reason: Reason,
+        remaining: usize,
+    ) {
+        let Some(webhooks) = &self.webhooks else {
+            return;
+        };
+        let now = session::now_ms();
+        let peer = peer_of(sid, &member);
+        let reason = Some(reason.as_str());
+        webhooks.send(Event::new(
+            Kind::ParticipantLeft,
+            room.as_str(),
+            Some(peer),
+            reason,
+            now,
+        ));
+        if remaining == 0 {
+            webhooks.send(Event::new(
+                Kind::RoomFinished,
+                room.as_str(),
+                None,
+                None,
+                now,
+            ));
+        }
+    }
+
+    /// Webhooks for `sid` having left each of `rooms` (each with its remaining count) for
+    /// `reason`; `memberships` is what the rooms held of it before.
+    fn left_hooks(
+        &self,
+        sid: Sid,
+        memberships: Vec<(RoomName, Member)>,
+        rooms: &[(RoomName, usize)],
+        reason: Reason,
+    ) {
+        for (room, member) in memberships {
+            if let Some((_, remaining)) = rooms.iter().find(|(r, _)| *r == room) {
+                self.left_hook(sid, &room, member, reason, *remaining);
+            }
         }
     }
 
@@ -213,18 +299,41 @@ impl Hub {
     /// session's flag, cleared under the rooms' lock, so a seat the cluster grants from now on
     /// is given back rather than taken (see `session::Session::seated`).
     fn remove(&self, sid: Sid, open: &AtomicBool) -> Vec<(RoomName, usize)> {
-        let left = self.rooms.with(|rooms| {
+        let hooked = self.webhooks.is_some();
+        let (left, memberships) = self.rooms.with(|rooms| {
             open.store(false, Ordering::SeqCst);
-            rooms.remove(&sid)
+            let memberships = if hooked {
+                rooms.memberships(&sid)
+            } else {
+                Vec::new()
+            };
+            (rooms.remove(&sid), memberships)
         });
-        self.unseat_everywhere(sid, left, Reason::Disconnected)
+        let left = self.unseat_everywhere(sid, left, Reason::Disconnected);
+        self.left_hooks(sid, memberships, &left, Reason::Disconnected);
+        left
     }
 
     /// Takes `sid` out of every room and keeps it out until its connection ends (see
     /// [`crate::server::rooms::Rooms::evict`]); `None` if it was evicted already.
     fn evict(&self, sid: Sid) -> Option<Vec<(RoomName, usize)>> {
-        let left = self.rooms.with(|rooms| rooms.evict(&sid))?;
-        Some(self.unseat_everywhere(sid, left, Reason::Evicted))
+        let hooked = self.webhooks.is_some();
+        let (left, memberships) = self.rooms.with(|rooms| {
+            let memberships = if hooked {
+                rooms.memberships(&sid)
+            } else {
+                Vec::new()
+            };
+            Some((rooms.evict(&sid)?, memberships))
+        })?;
+        let left = self.unseat_everywhere(sid, left, Reason::Evicted);
+        self.left_hooks(sid, memberships, &left, Reason::Evicted);
+        Some(left)
+    }
+
+    /// `/healthz`'s webhook figures, with `--webhook-url`.
+    pub fn webhook_health(&self) -> Option<WebhookHealth> {
+        self.webhooks.as_ref().map(Webhooks::health)
     }
 
     /// Frees `sid`'s seats in the cluster after it `left` these rooms here; counts every
@@ -322,6 +431,14 @@ async fn open_session<A: Adapter>(
     socket.on_fallback(connection.clone());
     socket.on_disconnect(connection);
     Ok(())
+}
+
+fn peer_of(sid: Sid, member: &Member) -> Peer {
+    Peer {
+        id: sid.to_string(),
+        name: member.name.as_str().to_owned(),
+        sub: member.sub.as_deref().map(str::to_owned),
+    }
 }
 
 /// The token a client presented: `auth: {token}` in the Socket.IO handshake (socket.io 3+), or

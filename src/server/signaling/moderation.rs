@@ -40,7 +40,11 @@ pub(super) fn remove<A: Adapter>(
     if let Some(token) = token.filter(|_| code == RemovalCode::Kicked) {
         hub.ban(room, token);
     }
-    let Left::Removed { remaining } = hub.leave(sid, room, Reason::Kicked) else {
+    let reason = match code {
+        RemovalCode::Kicked => Reason::Kicked,
+        RemovalCode::RoomClosed => Reason::Closed,
+    };
+    let Left::Removed { remaining } = hub.leave(sid, room, reason) else {
         return false;
     };
     info!(id = %sid, %room, remaining, ?code, "removed; the number of users in the room is {remaining}");

@@ -131,6 +131,7 @@ impl<A: Adapter> Session<A> {
                 name: name.clone(),
                 capacity: asked,
                 since,
+                sub: self.sub(),
             };
             let joined = self
                 .hub
@@ -197,17 +198,19 @@ impl<A: Adapter> Session<A> {
                     order,
                     name: name.clone(),
                     since,
+                    sub: self.sub(),
                 };
-                let here = rooms.seat(&self.sid, &room, seated, capacity);
-                (here, rooms.others_in_order(&self.sid, &room))
+                let here = rooms.seat(&self.sid, &room, seated.clone(), capacity);
+                (here, rooms.others_in_order(&self.sid, &room), seated)
             })
         });
-        let Some((here, local)) = seated else {
+        let Some((here, local, seated)) = seated else {
             return cluster.unseat(self.sid, vec![room], false, Reason::Disconnected);
         };
         let remote = cluster.remote_members(room.as_str());
         let members = here + remote.len();
         info!(id = %self.id, %room, members, "joined; the number of users in the room is {members}");
+        self.hub.joined_hook(self.sid, &room, &seated, members);
         self.welcome(&room, &name, roster(local, remote), true);
     }
 
@@ -217,6 +220,12 @@ impl<A: Adapter> Session<A> {
         let (peers, arrived) = match joined {
             Joined::Added { members, others } => {
                 info!(%id, %room, members, "joined; the number of users in the room is {members}");
+                if self.hub.webhooks.is_some() {
+                    let seated = self.hub.rooms.with(|r| r.member(&self.sid, &room).cloned());
+                    if let Some(seated) = seated {
+                        self.hub.joined_hook(self.sid, &room, &seated, members);
+                    }
+                }
                 (peers_of(others), true)
             }
             Joined::AlreadyMember { others, .. } => {
@@ -364,6 +373,11 @@ impl<A: Adapter> Session<A> {
         if delivery::to_room(&self.hub, &self.sockets, &room, everyone, &event).is_err() {
             self.refuse(Refusal::new(name, RefusalCode::ClusterUnavailable));
         }
+    }
+
+    /// Its token's subject, as the rooms keep it.
+    fn sub(&self) -> Option<Arc<str>> {
+        self.grant.sub.as_deref().map(Arc::from)
     }
 
     fn is_member(&self, room: &RoomName) -> bool {
