@@ -46,16 +46,8 @@ async fn call(
 }
 
 async fn member(server: &TestServer, claims: Value, room: &str) -> (TestClient, String) {
-    let mut client = TestClient::connect_with_token(server.addr, &jwt(claims))
-        .await
-        .expect("token accepted")
-        .watch_presence();
-    client.emit("join", vec![json!(room)]).await;
-    let id = client.expect("joined").await[1]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    client.expect("roster").await;
+    let mut client = TestClient::with_claims(server.addr, claims).await;
+    let id = client.join(room).await;
     (client, id)
 }
 

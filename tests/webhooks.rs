@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::tokens::{jwt, SECRET};
-use common::{health, start_server_with, TestClient, TestServer};
+use common::{health, start_server_with, TestClient};
 use hmac::Mac;
 use serde_json::{json, Value};
 use signalroom::server::Config;
@@ -138,23 +138,6 @@ fn row(event: &str, room: &str, id: &str, reason: &str) -> (String, String, Stri
     (event.into(), room.into(), id.into(), reason.into())
 }
 
-async fn connect(server: &TestServer, claims: Value) -> TestClient {
-    TestClient::connect_with_token(server.addr, &jwt(claims))
-        .await
-        .expect("token accepted")
-        .watch_presence()
-}
-
-async fn join(client: &mut TestClient, room: &str) -> String {
-    client.emit("join", vec![json!(room)]).await;
-    let id = client.expect("joined").await[1]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    client.expect("roster").await;
-    id
-}
-
 #[tokio::test]
 async fn every_event_and_reason_arrives_signed_and_in_order() {
     let (receiver, inbox) = receiver_on("127.0.0.1:0".parse().unwrap()).await;
@@ -165,14 +148,15 @@ async fn every_event_and_reason_arrives_signed_and_in_order() {
     })
     .await;
     let before = common::tokens::now() * 1000;
-    let mut ada = connect(&server, json!({"name": "Ada", "sub": "u-ada"})).await;
-    let ada_id = join(&mut ada, "r").await;
-    let mut bob = connect(&server, json!({"name": "Bob"})).await;
-    let bob_id = join(&mut bob, "r").await;
+    let mut ada =
+        TestClient::with_claims(server.addr, json!({"name": "Ada", "sub": "u-ada"})).await;
+    let ada_id = ada.join("r").await;
+    let mut bob = TestClient::with_claims(server.addr, json!({"name": "Bob"})).await;
+    let bob_id = bob.join("r").await;
     bob.emit("leave", vec![json!("r")]).await;
     bob.expect("leaved").await;
-    let mut eve = connect(&server, json!({"name": "Eve"})).await;
-    let eve_id = join(&mut eve, "r").await;
+    let mut eve = TestClient::with_claims(server.addr, json!({"name": "Eve"})).await;
+    let eve_id = eve.join("r").await;
     let removed = reqwest::Client::new()
         .delete(format!(
             "http://{}/api/rooms/r/members/{eve_id}",
@@ -185,8 +169,8 @@ async fn every_event_and_reason_arrives_signed_and_in_order() {
     assert_eq!(removed.status().as_u16(), 204);
     eve.expect("removed").await;
     // Over the event rate: disconnected (evicted).
-    let mut flood = connect(&server, json!({"name": "Flood"})).await;
-    let flood_id = join(&mut flood, "r").await;
+    let mut flood = TestClient::with_claims(server.addr, json!({"name": "Flood"})).await;
+    let flood_id = flood.join("r").await;
     for _ in 0..100 {
         flood
             .client_emit_unchecked("message", vec![json!("r"), json!("x")])
@@ -239,8 +223,8 @@ async fn a_receiver_down_at_first_gets_everything_once_it_is_up() {
         ..hooked(port)
     })
     .await;
-    let mut ada = connect(&server, json!({"name": "Ada"})).await;
-    let ada_id = join(&mut ada, "r").await;
+    let mut ada = TestClient::with_claims(server.addr, json!({"name": "Ada"})).await;
+    let ada_id = ada.join("r").await;
     // Chat does not wait for the webhooks.
     ada.emit("message", vec![json!("r"), json!("hello")]).await;
     assert_eq!(ada.expect("message").await[2], json!("hello"));
@@ -276,7 +260,7 @@ async fn a_slow_failing_receiver_costs_200_chatting_clients_nothing() {
             TestClient::connect_with_token(server.addr, &jwt(json!({"name": format!("c{i}")})))
                 .await
                 .expect("token accepted");
-        ids[i % ROOMS].push(join(&mut client, &format!("room-{}", i % ROOMS)).await);
+        ids[i % ROOMS].push(client.join(&format!("room-{}", i % ROOMS)).await);
         clients.push(client);
     }
     let started = Instant::now();
@@ -350,8 +334,9 @@ async fn a_full_queue_drops_events_counts_them_and_chat_goes_on() {
     .await;
     let mut clients = Vec::new();
     for i in 0..5 {
-        let mut client = connect(&server, json!({"name": format!("c{i}")})).await;
-        join(&mut client, "r").await;
+        let mut client =
+            TestClient::with_claims(server.addr, json!({"name": format!("c{i}")})).await;
+        client.join("r").await;
         clients.push(client);
     }
     clients[0]

@@ -85,6 +85,14 @@ impl TestClient {
         Self::open(addr, TransportType::Websocket, Some(auth)).await
     }
 
+    /// Connects with a valid token for `claims` (see [`tokens::jwt`]), watching presence.
+    pub async fn with_claims(addr: SocketAddr, claims: Value) -> Self {
+        Self::connect_with_token(addr, &tokens::jwt(claims))
+            .await
+            .expect("token accepted")
+            .watch_presence()
+    }
+
     /// Connects (with `auth` as the handshake's auth, if any), or returns the server's
     /// `connect_error` message (empty if it sent none).
     pub async fn open(
