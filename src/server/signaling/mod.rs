@@ -8,6 +8,7 @@
 //! - [`members`]: this instance's members as the cluster sees them (with `--redis-url`).
 //! - [`moderation`]: members removed from rooms (`kick`), and rooms locked to new joins.
 //! - [`control`]: the same, and the room lists, for the server API.
+//! - [`hooks`]: the webhook events of members joining and leaving (with `--webhook-url`).
 //!
 //! Rooms live in [`Hub`]: this instance's members in [`crate::server::rooms`], always, and the
 //! seats of the whole cluster in [`crate::server::cluster`] when there is one. The handlers go
@@ -26,6 +27,7 @@ pub mod adapter;
 mod connection;
 pub mod control;
 mod delivery;
+mod hooks;
 mod members;
 mod moderation;
 mod session;
@@ -48,8 +50,8 @@ use super::auth::{Grant, TokenError, TokenId, Tokens};
 use super::bans::Bans;
 use super::cluster::{Cluster, Reason, StartError, Starter};
 use super::ice::IceConfig;
-use super::rooms::{JoinLimits, Left, Member, RoomRegistry};
-use super::webhooks::{Event, Kind, Peer, WebhookHealth, Webhooks};
+use super::rooms::{JoinLimits, Left, RoomRegistry};
+use super::webhooks::Webhooks;
 use super::Config;
 use crate::protocol::RoomName;
 use connection::Connection;
@@ -220,81 +222,6 @@ impl Hub {
         }
     }
 
-    /// Webhooks: `sid` joined `room` (as `member`), which now has `members` on every instance;
-    /// with the first, the room started.
-    fn joined_hook(&self, sid: Sid, room: &RoomName, member: &Member, members: usize) {
-        let Some(webhooks) = &self.webhooks else {
-            return;
-        };
-        if members == 1 {
-            webhooks.send(Event::new(
-                Kind::RoomStarted,
-                room.as_str(),
-                None,
-                None,
-                member.since,
-            ));
-        }
-        let peer = peer_of(sid, member);
-        webhooks.send(Event::new(
-            Kind::ParticipantJoined,
-            room.as_str(),
-            Some(peer),
-            None,
-            member.since,
-        ));
-    }
-
-    /// Webhooks: `sid` left `room` for `reason`; `remaining` are still in it on every instance;
-    /// with none, the room finished.
-    fn left_hook(
-        &self,
-        sid: Sid,
-        room: &RoomName,
-        member: Member,
-        reason: Reason,
-        remaining: usize,
-    ) {
-        let Some(webhooks) = &self.webhooks else {
-            return;
-        };
-        let now = session::now_ms();
-        let peer = peer_of(sid, &member);
-        let reason = Some(reason.as_str());
-        webhooks.send(Event::new(
-            Kind::ParticipantLeft,
-            room.as_str(),
-            Some(peer),
-            reason,
-            now,
-        ));
-        if remaining == 0 {
-            webhooks.send(Event::new(
-                Kind::RoomFinished,
-                room.as_str(),
-                None,
-                None,
-                now,
-            ));
-        }
-    }
-
-    /// Webhooks for `sid` having left each of `rooms` (each with its remaining count) for
-    /// `reason`; `memberships` is what the rooms held of it before.
-    fn left_hooks(
-        &self,
-        sid: Sid,
-        memberships: Vec<(RoomName, Member)>,
-        rooms: &[(RoomName, usize)],
-        reason: Reason,
-    ) {
-        for (room, member) in memberships {
-            if let Some((_, remaining)) = rooms.iter().find(|(r, _)| *r == room) {
-                self.left_hook(sid, &room, member, reason, *remaining);
-            }
-        }
-    }
-
     /// `sid`'s connection ended: it leaves every room, here and in the cluster. `open` is the
     /// session's flag, cleared under the rooms' lock, so a seat the cluster grants from now on
     /// is given back rather than taken (see `session::Session::seated`).
@@ -329,11 +256,6 @@ impl Hub {
         let left = self.unseat_everywhere(sid, left, Reason::Evicted);
         self.left_hooks(sid, memberships, &left, Reason::Evicted);
         Some(left)
-    }
-
-    /// `/healthz`'s webhook figures, with `--webhook-url`.
-    pub fn webhook_health(&self) -> Option<WebhookHealth> {
-        self.webhooks.as_ref().map(Webhooks::health)
     }
 
     /// Frees `sid`'s seats in the cluster after it `left` these rooms here; counts every
@@ -431,14 +353,6 @@ async fn open_session<A: Adapter>(
     socket.on_fallback(connection.clone());
     socket.on_disconnect(connection);
     Ok(())
-}
-
-fn peer_of(sid: Sid, member: &Member) -> Peer {
-    Peer {
-        id: sid.to_string(),
-        name: member.name.as_str().to_owned(),
-        sub: member.sub.as_deref().map(str::to_owned),
-    }
 }
 
 /// The token a client presented: `auth: {token}` in the Socket.IO handshake (socket.io 3+), or
