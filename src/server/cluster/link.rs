@@ -442,6 +442,14 @@ impl Link {
                     // Redis still holds the seats: the next registration removes them.
                     warn!(%err, "a leave failed in Redis; registering again");
                     self.epoch = None;
+                    return;
+                }
+                // Redis's count, not a view's: two members leaving on two instances at once
+                // each see the room emptied only here.
+                for room in replies::left(&reply).unwrap_or_default() {
+                    if let Ok(room) = RoomName::parse(&room) {
+                        self.members.emptied(&room);
+                    }
                 }
             }
             Op::Publish { origin, merged, .. } => {

@@ -112,6 +112,8 @@ pub trait LocalMembers: Send + Sync + 'static {
     /// Another instance removes member `sid` of `room` (a moderator's kick, the server API):
     /// false if it is not one.
     fn remove(&self, room: &RoomName, sid: Sid, code: RemovalCode) -> bool;
+    /// A leave of this instance's left `room` with no member on any instance.
+    fn emptied(&self, room: &RoomName);
     /// Something `sid` sent could not be done after all: it is told `refused` with `code`.
     fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode);
     /// This instance's members, to register them in Redis again.

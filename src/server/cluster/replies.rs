@@ -140,6 +140,20 @@ pub(super) fn room(reply: &Value) -> Option<Option<RoomDetail>> {
     }))
 }
 
+/// `leave.lua`'s answer: the rooms left, each with its remaining members; returns those left
+/// empty.
+pub(super) fn left(reply: &Value) -> Option<Vec<String>> {
+    items(reply)?
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [room, remaining] => Some((text(room)?, number(remaining)?)),
+            _ => None,
+        })
+        .filter(|(_, remaining)| *remaining == 0)
+        .map(|(room, _)| Some(room.to_owned()))
+        .collect()
+}
+
 pub(super) fn sync(reply: &Value) -> Option<(String, u64, u64)> {
     match items(reply)? {
         [epoch, seated, removed] => {

@@ -58,7 +58,16 @@ impl Hub {
             reason,
             now,
         ));
-        if remaining == 0 {
+        // In a cluster, Redis says when a room empties (see `finished_hook`).
+        if remaining == 0 && self.cluster.is_none() {
+            self.finished_hook(room);
+        }
+    }
+
+    /// Webhooks: `room` has no member left (on any instance).
+    pub(super) fn finished_hook(&self, room: &RoomName) {
+        if let Some(webhooks) = &self.webhooks {
+            let now = session::now_ms();
             webhooks.send(Event::new(
                 Kind::RoomFinished,
                 room.as_str(),

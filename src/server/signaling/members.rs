@@ -66,6 +66,10 @@ impl LocalMembers for Members {
         moderation::remove(&self.hub, &self.sockets, sid, room, code)
     }
 
+    fn emptied(&self, room: &RoomName) {
+        self.hub.finished_hook(room);
+    }
+
     fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode) {
         if let Some(socket) = self.sockets.get(sid) {
             let refused = ServerEvent::Refused(Refusal::new(event, code));

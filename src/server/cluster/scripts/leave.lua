@@ -1,16 +1,22 @@
 -- Members leaving rooms.
 -- ARGV: sid, reason, then the rooms it leaves (none: every room it is in).
--- Returns how many members each room still has (-1 where `sid` was not in it; nothing for
--- "every room").
+-- Returns, for each room it was in and left, the room and how many members it still has on
+-- every instance: {room, remaining, room, remaining, ...}.
 local sid, reason = ARGV[1], ARGV[2]
-local remaining = {}
+local rooms = {}
 if #ARGV == 2 then
-  for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
-    unseat(sid, room, reason)
+  rooms = redis.call('SMEMBERS', K.rooms_of(sid))
+else
+  for i = 3, #ARGV do
+    rooms[#rooms + 1] = ARGV[i]
   end
-  return remaining
 end
-for i = 3, #ARGV do
-  remaining[#remaining + 1] = unseat(sid, ARGV[i], reason) or -1
+local left = {}
+for _, room in ipairs(rooms) do
+  local remaining = unseat(sid, room, reason)
+  if remaining then
+    left[#left + 1] = room
+    left[#left + 1] = remaining
+  end
 end
-return remaining
+return left
