@@ -66,8 +66,9 @@ pub struct Grant {
     pub role: Role,
     /// The name others see, whatever `join` asks for.
     pub name: Option<DisplayName>,
-    /// The user's identity in the application, for logs and webhooks.
-    pub sub: Option<String>,
+    /// The user's identity in the application, for logs, the server API and webhooks; shared
+    /// with every room record of this connection rather than copied per join.
+    pub sub: Option<Arc<str>>,
     /// Seats of a room this connection creates.
     pub capacity: Option<usize>,
     /// The token it came from; `None` on an open server.

@@ -1,6 +1,7 @@
 //! Join tokens: JWTs signed HS256 with `--auth-secret`, checked by `jsonwebtoken` (whose HMAC
 //! comparison is ring's, in constant time), and minted for `signalroom token`.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -192,7 +193,7 @@ fn grant(claims: Claims, token: TokenId) -> Result<Grant, TokenError> {
         rooms,
         role: claims.role.unwrap_or_default(),
         name,
-        sub: claims.sub,
+        sub: claims.sub.map(Arc::from),
         capacity: claims.capacity,
         token: Some(token),
     })

@@ -11,6 +11,7 @@ use super::adapter::RoomAdapter;
 use super::delivery::{self, Audience, Reach, Sockets};
 use super::{moderation, Hub};
 use crate::protocol::{RemovalCode, RoomName, ServerEvent};
+use crate::server::cluster::{Cluster, RoomDetail};
 
 /// The sender id of messages the server API sends into a room: never a socket's id (those are
 /// 16 characters).
@@ -106,11 +107,7 @@ impl Control {
     pub async fn room(&self, room: &RoomName) -> Result<RoomMembers, ControlError> {
         let (locked, members) = match self.hub.cluster() {
             Some(cluster) => {
-                let detail = cluster
-                    .room(room)
-                    .await
-                    .ok_or(ControlError::Unavailable)?
-                    .ok_or(ControlError::NoSuchRoom)?;
+                let detail = read_room(cluster, room).await?;
                 let members = detail
                     .members
                     .into_iter()
@@ -169,36 +166,65 @@ impl Control {
         let Some(cluster) = self.hub.cluster() else {
             return Err(ControlError::NoSuchMember);
         };
-        let detail = cluster
-            .room(room)
-            .await
-            .ok_or(ControlError::Unavailable)?
-            .ok_or(ControlError::NoSuchMember)?;
+        let detail = read_room(cluster, room).await.map_err(|err| match err {
+            ControlError::NoSuchRoom => ControlError::NoSuchMember,
+            other => other,
+        })?;
+        self.remove_seated(cluster, &detail, room, sid, code)
+    }
+
+    /// Takes everyone out of `room`, each told `removed` with `room_closed`; returns how many.
+    /// In a cluster the room is read once, and each member removed by its own instance.
+    pub async fn close(&self, room: &RoomName) -> Result<usize, ControlError> {
+        let code = RemovalCode::RoomClosed;
+        let Some(cluster) = self.hub.cluster() else {
+            let members = self
+                .hub
+                .rooms
+                .with(|rooms| rooms.members_of(room.as_str()))
+                .ok_or(ControlError::NoSuchRoom)?;
+            let removed = members
+                .into_iter()
+                .filter(|(sid, _)| moderation::remove(&self.hub, &self.sockets, *sid, room, code))
+                .count();
+            return Ok(removed);
+        };
+        let detail = read_room(cluster, room).await?;
+        let mut removed = 0;
+        for profile in &detail.members {
+            match self.remove_seated(cluster, &detail, room, profile.member.sid, code) {
+                Ok(()) => removed += 1,
+                // Left meanwhile.
+                Err(ControlError::NoSuchMember) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes `sid`, a member of `room` as `detail` (read from Redis) lists it: here if it is
+    /// this instance's, else by the instance holding it.
+    fn remove_seated(
+        &self,
+        cluster: &Cluster,
+        detail: &RoomDetail,
+        room: &RoomName,
+        sid: Sid,
+        code: RemovalCode,
+    ) -> Result<(), ControlError> {
+        if moderation::remove(&self.hub, &self.sockets, sid, room, code) {
+            return Ok(());
+        }
         let node = detail
             .members
             .iter()
-            .find(|p| p.member.sid == sid)
+            .find(|p| p.member.sid == sid && p.member.node != cluster.node())
             .map(|p| p.member.node)
             .ok_or(ControlError::NoSuchMember)?;
         // No socket asked: an answer that it found no one goes nowhere.
         cluster
             .remove(node, room, sid, Sid::new(), code)
             .map_err(|_| ControlError::Unavailable)
-    }
-
-    /// Takes everyone out of `room`, each told `removed` with `room_closed`; returns how many.
-    pub async fn close(&self, room: &RoomName) -> Result<usize, ControlError> {
-        let members = self.room(room).await?.members;
-        let mut closed = 0;
-        for member in &members {
-            match self.remove(room, &member.id, RemovalCode::RoomClosed).await {
-                Ok(()) => closed += 1,
-                // Left meanwhile.
-                Err(ControlError::NoSuchMember) => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(closed)
     }
 
     /// Sends `data` into `room` as a `message` from [`SERVER_SENDER`], to every member on
@@ -215,4 +241,13 @@ impl Control {
         delivery::to_room(&self.hub, &self.sockets, room, everyone, &message)
             .map_err(|_| ControlError::Unavailable)
     }
+}
+
+/// `room` as Redis holds it: `NoSuchRoom` without members, `Unavailable` without Redis.
+async fn read_room(cluster: &Cluster, room: &RoomName) -> Result<RoomDetail, ControlError> {
+    cluster
+        .room(room)
+        .await
+        .ok_or(ControlError::Unavailable)?
+        .ok_or(ControlError::NoSuchRoom)
 }

@@ -154,7 +154,7 @@ impl<A: Adapter> Session<A> {
             name: name.clone(),
             capacity: limits.capacity_for(asked),
             token,
-            sub: self.grant.sub.clone(),
+            sub: self.grant.sub.as_deref().map(str::to_owned),
             since,
         };
         cluster.seat(
@@ -377,7 +377,7 @@ impl<A: Adapter> Session<A> {
 
     /// Its token's subject, as the rooms keep it.
     fn sub(&self) -> Option<Arc<str>> {
-        self.grant.sub.as_deref().map(Arc::from)
+        self.grant.sub.clone()
     }
 
     fn is_member(&self, room: &RoomName) -> bool {
