@@ -783,7 +783,8 @@ async fn an_instance_that_shuts_down_leaves_its_rooms_at_once() {
     let redis = RedisServer::start();
     let a = instance(&redis).await;
     // A long node timeout: the `bye` must come from the shutdown, not from the timeout.
-    let (b, b_addr) = binary_instance(&redis, 60);
+    let log = std::env::temp_dir().join(format!("signalroom-shutdown-{}.log", std::process::id()));
+    let (b, b_addr) = binary_instance_logging_to(&redis, 60, log.to_str().unwrap());
     let mut bob = TestClient::connect_to(b_addr, TransportType::Websocket).await;
     let (bob_id, _) = join_with(&mut bob, "call", json!("Bob")).await;
     let mut ada = TestClient::connect(&a).await;
@@ -795,14 +796,19 @@ async fn an_instance_that_shuts_down_leaves_its_rooms_at_once() {
         .status()
         .unwrap();
     assert!(status.success());
-    assert_eq!(ada.expect("bye").await, vec![json!("call"), json!(bob_id)]);
+    let bye = tokio::time::timeout(Duration::from_secs(8), ada.expect("bye")).await;
+    let shown = || std::fs::read_to_string(&log).unwrap_or_default();
+    let bye = bye.unwrap_or_else(|_| panic!("no bye; the instance's log:\n{}", shown()));
+    assert_eq!(bye, vec![json!("call"), json!(bob_id)]);
     assert!(
         stopped.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        stopped.elapsed()
+        "took {:?}; the instance's log:\n{}",
+        stopped.elapsed(),
+        shown()
     );
     bob.expect("close").await;
     drop(b);
+    let _ = std::fs::remove_file(&log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

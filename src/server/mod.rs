@@ -48,7 +48,8 @@ pub const THREAD_NAME: &str = "signalroom-rt";
 const WS_READ_BUFFER: usize = 512;
 
 /// How long shutdown waits for the cluster to take this instance's members out of its rooms.
-const DEPART_TIMEOUT: Duration = Duration::from_secs(2);
+/// One round trip, normally; a loaded machine or a slow Redis can take seconds.
+const DEPART_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves on `listener` until `shutdown` resolves, then disconnects every client and returns.
 pub async fn run(

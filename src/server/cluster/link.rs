@@ -98,6 +98,11 @@ impl Link {
                     if self.register().await.is_ok() {
                         info!(node = %self.shared.node, "Redis is back: this instance's members are registered again");
                     }
+                    // The next attempt a full period after this one ended: an attempt can take
+                    // longer than the period (reconnecting), and the biased select would then
+                    // retry at once, forever, while the operations waiting here are never
+                    // answered.
+                    retry.reset();
                 }
                 n = ops.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 {

@@ -64,7 +64,7 @@ use redis::{IntoConnectionInfo, ProtocolVersion};
 use socketioxide::socket::Sid;
 use socketioxide_core::Str;
 use tokio::sync::{mpsc, oneshot};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::protocol::{event, DisplayName, RefusalCode, RemovalCode, RoomName};
 use crate::server::auth::TokenId;
@@ -450,8 +450,13 @@ impl Cluster {
     /// its rooms on the other instances at once. Waits at most `timeout`.
     pub async fn depart(&self, timeout: Duration) {
         let (done, departed) = oneshot::channel();
-        if self.0.ops.send(Op::Depart { done }).is_ok() {
-            let _ = tokio::time::timeout(timeout, departed).await;
+        if self.0.ops.send(Op::Depart { done }).is_ok()
+            && tokio::time::timeout(timeout, departed).await.is_err()
+        {
+            warn!(
+                seconds = timeout.as_secs(),
+                "Redis did not confirm this instance's leaving in time: its members leave the other instances' rooms when its heartbeat expires"
+            );
         }
     }
 }
