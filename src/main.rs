@@ -25,7 +25,13 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let _log_guard = logging::init(&config.log_level, &config.log_file)?;
+    let _log_guard = logging::init(&logging::LogSettings {
+        filter: &config.log_level,
+        file: &config.log_file,
+        format: config.log_format,
+        rotation: config.log_rotation,
+        keep: config.log_keep as usize,
+    })?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.thread_name(server::THREAD_NAME);
     if config.threads > 0 {

@@ -1,11 +1,12 @@
 //! Joins and leaves are logged to the log file with the room's member count, like the
-//! tutorial's log4js lines. (Its own binary: the logger is process-global.)
+//! tutorial's log4js lines (its own binary: the logger is process-global); the binary's JSON
+//! lines and rotated, pruned log files.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{start_server, TestClient};
+use common::{spawn_binary, start_server, TestClient};
 use serde_json::json;
 use signalroom::server::logging;
 
@@ -13,7 +14,14 @@ use signalroom::server::logging;
 async fn joins_and_leaves_are_logged_with_member_counts() {
     let path = std::env::temp_dir().join(format!("signalroom-log-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let _guard = logging::init("info", path.to_str().unwrap()).unwrap();
+    let _guard = logging::init(&logging::LogSettings {
+        filter: "info",
+        file: path.to_str().unwrap(),
+        format: logging::LogFormat::Text,
+        rotation: logging::LogRotation::Never,
+        keep: 1,
+    })
+    .unwrap();
 
     let server = start_server().await;
     let mut alice = TestClient::connect(&server).await;
@@ -41,4 +49,93 @@ async fn joins_and_leaves_are_logged_with_member_counts() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn json_lines_go_to_stdout_and_a_daily_file_that_keeps_only_the_newest() {
+    let dir = std::env::temp_dir().join(format!("signalroom-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Three days of old files: with --log-keep 2, only the newest of them stays beside today's.
+    for day in ["2020-01-01", "2020-01-02", "2020-01-03"] {
+        std::fs::write(dir.join(format!("app.log.{day}")), "old\n").unwrap();
+        // Pruning goes by creation time, which the kernel's coarse clock ticks every few ms.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let file = dir.join("app.log");
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--log-rotation",
+        "daily",
+        "--log-keep",
+        "2",
+        "--log-file",
+        file.to_str().unwrap(),
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    // spawn_binary finds the address in a JSON line of stdout: stdout is JSON too.
+    let (server, addr) = spawn_binary(&args);
+    let mut ada = TestClient::connect_to(addr, rust_socketio::TransportType::Websocket).await;
+    ada.join("json").await;
+
+    let today = format!("app.log.{}", utc_date());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let log = std::fs::read_to_string(dir.join(&today)).unwrap_or_default();
+        if log.contains("the number of users in the room is 1") {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "{today} lacks the join:\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(server);
+    let events: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let join = events
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("the number of users in the room is 1"))
+        })
+        .unwrap_or_else(|| panic!("no join line in {lines}"));
+    assert_eq!(join["level"], json!("INFO"));
+    assert_eq!(join["room"], json!("json"));
+    assert!(join["timestamp"].is_string(), "{join}");
+    assert!(events
+        .iter()
+        .any(|e| e["message"] == json!("signalroom listening")));
+
+    let mut kept: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["app.log.2020-01-03".to_owned(), today]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Today's UTC date as the rotated file names write it (YYYY-MM-DD), from the system clock.
+fn utc_date() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use super::logging::{LogFormat, LogRotation};
+
 /// A WebRTC signaling server and browser chat room.
 #[derive(Debug, Clone, Parser)]
 #[command(version, about)]
@@ -33,6 +35,23 @@ pub struct Config {
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax (e.g. `info`, `signalroom=debug`).
     #[arg(long, env = "SIGNALROOM_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    /// How each log line is written, on stdout and in the file: `text` for people, `json` for a
+    /// log collector (one JSON object per line: timestamp, level, target, fields).
+    #[arg(long, env = "SIGNALROOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// When the log file starts afresh: `never` (one file, appended to), `hourly` or `daily`.
+    /// A rotated file is named after `--log-file` with the date (and hour) appended, e.g.
+    /// `app.log.2026-12-02`.
+    #[arg(long, env = "SIGNALROOM_LOG_ROTATION", value_enum, default_value_t = LogRotation::Never)]
+    pub log_rotation: LogRotation,
+
+    /// With rotation, how many log files are kept, today's included; older ones are deleted
+    /// (at startup and at each rotation).
+    #[arg(long, env = "SIGNALROOM_LOG_KEEP", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub log_keep: u32,
 
     /// Serve directory listings of the site folder (the tutorial's serve-index).
     #[arg(long, env = "SIGNALROOM_LIST_DIRECTORIES")]

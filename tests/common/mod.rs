@@ -269,12 +269,8 @@ pub fn spawn_binary_with_env(
     // Keeps reading stdout for the process's life, so its log never blocks on a full pipe.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line
-                .split("signalroom listening addr=")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-            {
-                let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("address"));
+            if let Some(addr) = listening_address(&line) {
+                let _ = addr_tx.send(addr);
             }
         }
     });
@@ -283,6 +279,23 @@ pub fn spawn_binary_with_env(
         .recv_timeout(Duration::from_secs(10))
         .expect("server started");
     (child, addr)
+}
+
+/// The address in the binary's "signalroom listening" line, written as text or as JSON.
+fn listening_address(line: &str) -> Option<SocketAddr> {
+    let addr = match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(event) if event["message"] == "signalroom listening" => {
+            event["addr"].as_str()?.to_owned()
+        }
+        Ok(_) => return None,
+        Err(_) => line
+            .split("signalroom listening addr=")
+            .nth(1)?
+            .split(' ')
+            .next()?
+            .to_owned(),
+    };
+    Some(addr.parse().expect("address"))
 }
 
 /// A server process that is killed when dropped, so a failing test leaves nothing running.
