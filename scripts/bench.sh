@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark: signalroom against the tutorial's server on Node (bench/node), side by side
-# on this machine, on loopback. Usage: scripts/bench.sh [quick|full|cluster|cluster-quick]
+# on this machine, on loopback. Usage: scripts/bench.sh [quick|full|cluster|cluster-quick|metrics]
 #   quick (about a minute): 3 rounds of short runs, 500 connections;
 #   full (a few minutes, the README's numbers): 5 rounds of longer runs, an offered-load sweep
 #     for the chart, and 20,000 connections held by one signalroom (or as many as the
@@ -10,7 +10,10 @@
 #     (every message crosses); CPU and memory are the instances' and Redis's together. Also one
 #     signalroom alone at the same fixed load, for the latency that crossing adds.
 #   cluster-quick (about a minute): the same, short, to keep it working.
-# quick and full also time the page's hydration in headless Chromium (if installed) and report
+#   metrics (about two minutes): signalroom alone at saturation, with and without
+#     --metrics-addr (scraped every second), 7 rounds in alternation: what metrics cost.
+# quick and full also run signalroom with --metrics-addr at saturation (the report's "metrics on"
+# line: the cost of metrics), time the page's hydration in headless Chromium (if installed) and report
 # the bundle's brotli size.
 # Each round starts fresh servers and runs the same scenarios against each in alternation;
 # results go to target/bench/<time>/results.jsonl, then `loadgen report` prints the medians and
@@ -25,7 +28,8 @@ case $mode in
   full) rounds=5; secs=4; conns=5000; churn_secs=3; sweep="0.25 0.5 1 1.5 2 3"; hold=20000 ;;
   cluster) rounds=5; secs=4; conns=5000; hold=0 ;;
   cluster-quick) rounds=2; secs=1; conns=500; hold=0 ;;
-  *) echo "usage: $0 [quick|full|cluster|cluster-quick]" >&2; exit 2 ;;
+  metrics) rounds=7; secs=4; conns=0; hold=0 ;;
+  *) echo "usage: $0 [quick|full|cluster|cluster-quick|metrics]" >&2; exit 2 ;;
 esac
 rooms=10 members=10
 server_bin=${SIGNALROOM_BIN:-target/release/signalroom}
@@ -108,6 +112,37 @@ fixed_from_last() {
   awk -v d="$deliveries" -v m=$members 'BEGIN { printf "%.0f", d / m / 2 }'
 }
 
+# metered_saturation: signalroom with metrics on, at saturation, scraped every second meanwhile
+# (Prometheus's default is every 15 s).
+metered_saturation() {
+  start signalroom 9990 --metrics-addr 127.0.0.1:9989
+  (while curl -sf http://127.0.0.1:9989/metrics >"$out/metrics.txt"; do sleep 1; done) &
+  local scraper=$!
+  load "signalroom --metrics-addr" saturation "${fanout[@]}"
+  kill "$scraper" 2>/dev/null || true
+  stop
+}
+
+if [ "$mode" = metrics ]; then
+  for round in $(seq "$rounds"); do
+    if [ $((round % 2)) = 1 ]; then order="plain metered"; else order="metered plain"; fi
+    for variant in $order; do
+      echo "== metrics round $round/$rounds: $variant"
+      if [ "$variant" = plain ]; then
+        start signalroom 9990
+        load signalroom saturation "${fanout[@]}"
+        stop
+      else
+        metered_saturation
+      fi
+    done
+  done
+  echo
+  target/release/loadgen report "$results" | tee "$out/report.md"
+  echo "results: $results"
+  exit 0
+fi
+
 if [[ $mode == cluster* ]]; then
   command -v redis-server >/dev/null || { echo "bench: the cluster modes need Debian's redis-server" >&2; exit 1; }
   fixed=""
@@ -165,6 +200,10 @@ for round in $(seq "$rounds"); do
   start signalroom 9990 --threads 1
   load "signalroom --threads 1" saturation "${fanout[@]}"
   stop
+  # With metrics on: the report's "metrics on" line (scripts/bench.sh metrics measures it
+  # more closely).
+  echo "== round $round/$rounds: signalroom --metrics-addr"
+  metered_saturation
   # The fixed-load runs need Node's saturation first, so they follow within the round.
   for kind in $order; do
     start "$kind" 9990

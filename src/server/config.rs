@@ -32,6 +32,11 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_LOG_FILE", default_value = "app.log")]
     pub log_file: String,
 
+    /// Serve Prometheus metrics at `GET /metrics` on this address (e.g. `127.0.0.1:9981`), a
+    /// listener of its own so they stay off the public port; unset, no metrics are kept.
+    #[arg(long, env = "SIGNALROOM_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax (e.g. `info`, `signalroom=debug`).
     #[arg(long, env = "SIGNALROOM_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

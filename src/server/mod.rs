@@ -10,6 +10,8 @@ mod health;
 pub mod ice;
 pub mod limits;
 pub mod logging;
+mod metered;
+pub mod metrics;
 mod request_parts;
 pub mod rooms;
 pub mod security;
@@ -63,11 +65,16 @@ pub async fn run(
     // engineioxide's `max_payload` bounds long-polling bodies only; the WebSocket limits are
     // separate settings, set to the same number so the limit holds on either transport.
     let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
+    let metrics = match config.metrics_addr {
+        Some(_) => metrics::Metrics::enabled()?,
+        None => metrics::Metrics::default(),
+    };
     let (cluster, starter) = match &config.redis_url {
         Some(url) => {
             let node_timeout = Duration::from_secs(config.node_timeout);
             let (cluster, starter) =
-                cluster::Cluster::connect(url, &config.redis_prefix, node_timeout).await?;
+                cluster::Cluster::connect(url, &config.redis_prefix, node_timeout, metrics.clone())
+                    .await?;
             (Some(cluster), Some(starter))
         }
         None => (None, None),
@@ -82,7 +89,7 @@ pub async fn run(
         })?),
         None => None,
     };
-    let hub = Hub::new(&config, cluster, webhooks);
+    let hub = Hub::new(&config, cluster, webhooks, metrics.clone());
     if config.event_queue.is_some() {
         warn!("--event-queue no longer has an effect: events are handled as they arrive");
     }
@@ -121,6 +128,9 @@ pub async fn run(
             gate,
             socketio_gate::socketio_gate,
         ));
+    if let Some(metrics_addr) = config.metrics_addr {
+        serve_metrics(metrics_addr, metrics.clone(), hub.clone()).await?;
+    }
     info!(%addr, site_root = %config.site_root.display(), "signalroom listening");
 
     // Graceful: on `shutdown`, stop accepting, send every client a disconnect, let in-flight
@@ -133,6 +143,7 @@ pub async fn run(
             debug!(%err, "TCP_NODELAY not set");
         }
     });
+    let listener = metered::MeteredListener::new(listener, metrics);
     let server = axum::serve(listener, app.into_make_service()).with_graceful_shutdown({
         let stopping = stopping.clone();
         async move {
@@ -162,6 +173,43 @@ pub async fn run(
         }
     }
     info!("stopped");
+    Ok(())
+}
+
+/// Serves `GET /metrics` on `addr`, a listener of its own, for the process's life.
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: metrics::Metrics,
+    hub: Hub,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
+    info!(addr = %listener.local_addr()?, "metrics listening");
+    let scrape = move || {
+        let now = metrics::Snapshot {
+            connections: hub.connections(),
+            rooms: hub.room_count(),
+            redis_up: hub.cluster().map(cluster::Cluster::is_up),
+            webhooks: hub.webhook_health(),
+        };
+        let text = metrics.render(now);
+        async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4",
+                )],
+                text,
+            )
+        }
+    };
+    let app = Router::new().route("/metrics", get(scrape));
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            warn!(%err, "the metrics listener stopped");
+        }
+    });
     Ok(())
 }
 

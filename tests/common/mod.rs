@@ -257,6 +257,16 @@ pub fn spawn_binary_with_env(
     args: &[&std::ffi::OsStr],
     env: &[(&str, &std::ffi::OsStr)],
 ) -> (ServerProcess, SocketAddr) {
+    let (child, listening) = spawn_binary_listening(args, env);
+    (child, listening["signalroom"])
+}
+
+/// Starts the binary and returns, once it serves, every address it said it listens on, by
+/// what listens there (`signalroom`, `metrics`).
+pub fn spawn_binary_listening(
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (ServerProcess, std::collections::HashMap<String, SocketAddr>) {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signalroom"))
         .args(args)
@@ -269,33 +279,38 @@ pub fn spawn_binary_with_env(
     // Keeps reading stdout for the process's life, so its log never blocks on a full pipe.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = listening_address(&line) {
-                let _ = addr_tx.send(addr);
+            if let Some(listening) = listening_address(&line) {
+                let _ = addr_tx.send(listening);
             }
         }
     });
     let child = ServerProcess(child);
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server started");
-    (child, addr)
+    let mut listening = std::collections::HashMap::new();
+    // The public port is announced last, once everything else listens.
+    while !listening.contains_key("signalroom") {
+        let (what, addr) = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server started");
+        listening.insert(what, addr);
+    }
+    (child, listening)
 }
 
-/// The address in the binary's "signalroom listening" line, written as text or as JSON.
-fn listening_address(line: &str) -> Option<SocketAddr> {
-    let addr = match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(event) if event["message"] == "signalroom listening" => {
-            event["addr"].as_str()?.to_owned()
+/// What listens where, from a "… listening" line of the binary's log, as text or as JSON.
+fn listening_address(line: &str) -> Option<(String, SocketAddr)> {
+    let (message, addr) = match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(event) => (
+            event["message"].as_str()?.to_owned(),
+            event["addr"].as_str()?.to_owned(),
+        ),
+        Err(_) => {
+            let (before, after) = line.split_once(" listening addr=")?;
+            let message = format!("{} listening", before.rsplit(' ').next()?);
+            (message, after.split(' ').next()?.to_owned())
         }
-        Ok(_) => return None,
-        Err(_) => line
-            .split("signalroom listening addr=")
-            .nth(1)?
-            .split(' ')
-            .next()?
-            .to_owned(),
     };
-    Some(addr.parse().expect("address"))
+    let what = message.strip_suffix(" listening")?;
+    Some((what.to_owned(), addr.parse().expect("address")))
 }
 
 /// A server process that is killed when dropped, so a failing test leaves nothing running.

@@ -12,6 +12,8 @@ const OURS: &str = "signalroom";
 const BASELINE: &str = "node";
 /// signalroom on one worker thread, run at saturation only (see `scripts/bench.sh`).
 const OURS_ONE_THREAD: &str = "signalroom --threads 1";
+/// signalroom with Prometheus metrics on, run at saturation only (see `scripts/bench.sh`).
+const OURS_METERED: &str = "signalroom --metrics-addr";
 
 /// One line of the table: the median of `field` over the runs tagged `tag`, for `ours` and for
 /// Node, with the issue's target for their ratio.
@@ -376,6 +378,7 @@ fn table(lines: &[Value]) -> String {
     if !kernel.is_empty() {
         let _ = write!(out, "\n{kernel}");
     }
+    let _ = write!(out, "{}", metrics_cost(lines));
     // Correctness below saturation, and the large hold.
     let _ = writeln!(out);
     let _ = write!(out, "{}", faults(lines, &["fixed", "sweep"]));
@@ -409,6 +412,24 @@ fn table(lines: &[Value]) -> String {
         );
     }
     out
+}
+
+/// What keeping metrics costs: deliveries per CPU-second at saturation with and without them.
+fn metrics_cost(lines: &[Value]) -> String {
+    let field = "/deliveries_per_cpu_s";
+    match (
+        median(lines, "saturation", OURS_METERED, field),
+        median(lines, "saturation", OURS, field),
+    ) {
+        (Some(metered), Some(plain)) if plain > 0.0 => format!(
+            "\nmetrics on (`{OURS_METERED}`, scraped): {} deliveries per CPU-second at saturation, \
+             {:+.1} % against {} without (target: no drop beyond 3 %)\n",
+            human(metered),
+            (metered / plain - 1.0) * 100.0,
+            human(plain),
+        ),
+        _ => String::new(),
+    }
 }
 
 fn human(v: f64) -> String {

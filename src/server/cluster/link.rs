@@ -146,6 +146,7 @@ impl Link {
             pipe.add_command(script.load());
         }
         pipe.add_command(self.scripts.sync.call(args));
+        self.shared.metrics.redis_round_trip();
         let replies = self.conn.send_packed_commands(&pipe, 0, pipe.len()).await;
         let reply = replies.map_err(|e| self.fail_link(e))?.pop();
         let Some((epoch, seated, removed)) = reply.as_ref().and_then(replies::sync) else {
@@ -168,6 +169,9 @@ impl Link {
         if seated + removed > 0 {
             info!(seated, removed, "Redis's seats for this instance put right");
         }
+        self.shared
+            .metrics
+            .redis_registered(self.last_epoch.is_some());
         self.last_epoch = Some(epoch.clone());
         self.epoch = Some(epoch);
         self.shared.up.store(true, Ordering::SeqCst);
@@ -262,6 +266,7 @@ impl Link {
         for op in batch.iter() {
             pipe.add_command(self.command(op));
         }
+        self.shared.metrics.redis_round_trip();
         match self.conn.send_packed_commands(&pipe, 0, batch.len()).await {
             Ok(replies) if replies.len() == batch.len() => {
                 for (op, reply) in batch.drain(..).zip(replies) {
@@ -579,6 +584,7 @@ impl Link {
 
     /// Sends one script call alone, whole if Redis did not know it.
     async fn query(&mut self, script: &Script, cmd: Cmd) -> RedisResult<Value> {
+        self.shared.metrics.redis_round_trip();
         let reply: Value = cmd.query_async(&mut self.conn).await?;
         if is_noscript(&reply) {
             return script.with_code(&cmd).query_async(&mut self.conn).await;

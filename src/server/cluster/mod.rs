@@ -66,6 +66,8 @@ use socketioxide_core::Str;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+use super::metrics::Metrics;
+
 use crate::protocol::{event, DisplayName, RefusalCode, RemovalCode, RoomName};
 use crate::server::auth::TokenId;
 use inbox::Inbound;
@@ -208,6 +210,7 @@ pub(crate) struct Shared {
     up: AtomicBool,
     /// Set by the inbox when the connection dropped; the link registers again.
     lost: AtomicBool,
+    metrics: Metrics,
 }
 
 /// What [`Cluster::connect`] made, for [`Cluster::start`] once the instance's side exists.
@@ -224,6 +227,7 @@ impl Cluster {
         url: &str,
         prefix: &str,
         node_timeout: Duration,
+        metrics: Metrics,
     ) -> Result<(Self, Starter), StartError> {
         let info = url.into_connection_info().map_err(StartError::Url)?;
         let addr = info.addr().to_string();
@@ -266,6 +270,7 @@ impl Cluster {
             views: Mutex::default(),
             up: AtomicBool::new(false),
             lost: AtomicBool::new(false),
+            metrics,
         });
         conn.subscribe(shared.keys.node_channel(shared.node))
             .await

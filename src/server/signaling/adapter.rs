@@ -64,11 +64,13 @@ impl RoomAdapter {
     /// The packet's data is encoded already; each copy only adds the framing. Full buffers evict
     /// their sockets; a socket found closed is already leaving.
     fn send_each(&self, packet: &Packet, sids: Vec<Sid>) {
+        let mut delivered = 0;
         for sid in sids {
             let Err(errors) = self
                 .local
                 .broadcast(packet.clone(), BroadcastOptions::new(sid))
             else {
+                delivered += 1;
                 continue;
             };
             if errors
@@ -80,6 +82,7 @@ impl RoomAdapter {
                 debug!(id = %sid, ?errors, "room event not sent");
             }
         }
+        self.hub.metrics.delivered(delivered);
     }
 
     /// A room event another instance published (`event`, its encoded JSON), for this

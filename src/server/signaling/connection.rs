@@ -127,6 +127,8 @@ impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
     /// in the order it sent them.
     fn call(&self, socket: Arc<Socket<A>>, value: Value, _ack_id: Option<i64>) {
         let shared = &*self.0;
+        let metrics = &shared.session.hub().metrics;
+        let started = metrics.event_started();
         let mut state = shared.state();
         if !state.open {
             return;
@@ -159,6 +161,8 @@ impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
                 delivery::evict(hub, SocketRef::from(socket), CloseCode::RateLimited);
             }
         }
+        drop(state);
+        metrics.event_handled(started);
     }
 }
 
@@ -198,8 +202,27 @@ impl<A: Adapter> DisconnectHandler<A, Inline> for Connection<A> {
         if std::mem::take(&mut shared.state().open) {
             debug!(id = %socket.id, ?reason, "disconnected");
             shared.session.ended();
+            shared
+                .session
+                .hub()
+                .metrics
+                .disconnected(reason_name(reason));
         }
         defer(socket);
+    }
+}
+
+/// `reason` as the disconnects metric labels it.
+fn reason_name(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::MultipleHttpPollingError => "multiple_http_polling",
+        DisconnectReason::PacketParsingError => "packet_parsing_error",
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "heartbeat_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "server_closing",
     }
 }
 

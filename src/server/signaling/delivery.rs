@@ -155,7 +155,7 @@ pub(super) fn finish_evictions<A: Adapter>(hub: &Hub, sockets: &Sockets<A>) {
 /// Sends `event` to one socket, evicting it if its send buffer is full.
 pub(super) fn to_socket<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, event: &ServerEvent) {
     match socket.emit(event.name(), event) {
-        Ok(()) => {}
+        Ok(()) => hub.metrics.delivered(1),
         Err(SendError::Socket(SocketError::InternalChannelFull)) => {
             evict(hub, socket.clone(), CloseCode::SlowReceiver);
         }
@@ -189,6 +189,7 @@ fn announce<A: Adapter>(
     code: CloseCode,
 ) {
     warn!(id = %sid, ?code, rooms = left.len(), "disconnecting a client: {}", code.describe());
+    hub.metrics.evicted(code);
     let hub = hub.clone();
     // Spawned: telling the rooms may evict others in turn, and closing may have to wait.
     tokio::spawn(async move {

@@ -50,6 +50,7 @@ use super::auth::{Grant, TokenError, TokenId, Tokens};
 use super::bans::Bans;
 use super::cluster::{Cluster, Reason, StartError, Starter};
 use super::ice::IceConfig;
+use super::metrics::Metrics;
 use super::rooms::{JoinLimits, Left, RoomRegistry};
 use super::webhooks::Webhooks;
 use super::Config;
@@ -77,6 +78,8 @@ pub struct Hub {
     bans: Arc<Mutex<Bans>>,
     /// With `--webhook-url`.
     webhooks: Option<Webhooks>,
+    /// Empty without `--metrics-addr`.
+    metrics: Metrics,
     settings: Arc<Settings>,
 }
 
@@ -107,7 +110,12 @@ pub enum ConnectRefused {
 
 impl Hub {
     /// The hub of a single process, or of a cluster instance given its [`Cluster`].
-    pub fn new(config: &Config, cluster: Option<Cluster>, webhooks: Option<Webhooks>) -> Self {
+    pub fn new(
+        config: &Config,
+        cluster: Option<Cluster>,
+        webhooks: Option<Webhooks>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             rooms: RoomRegistry::default(),
             cluster,
@@ -117,6 +125,7 @@ impl Hub {
             evicted: Arc::default(),
             bans: Arc::default(),
             webhooks,
+            metrics,
             settings: Arc::new(Settings {
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
@@ -207,6 +216,7 @@ impl Hub {
         });
         match left {
             Left::Removed { remaining } => {
+                self.metrics.left(reason.as_str(), 1);
                 let mut remote = 0;
                 if let Some(cluster) = &self.cluster {
                     cluster.unseat(sid, vec![room.clone()], false, reason);
@@ -236,6 +246,7 @@ impl Hub {
             };
             (rooms.remove(&sid), memberships)
         });
+        self.metrics.left(Reason::Disconnected.as_str(), left.len());
         let left = self.unseat_everywhere(sid, left, Reason::Disconnected);
         self.left_hooks(sid, memberships, &left, Reason::Disconnected);
         left
@@ -253,6 +264,7 @@ impl Hub {
             };
             Some((rooms.evict(&sid)?, memberships))
         })?;
+        self.metrics.left(Reason::Evicted.as_str(), left.len());
         let left = self.unseat_everywhere(sid, left, Reason::Evicted);
         self.left_hooks(sid, memberships, &left, Reason::Evicted);
         Some(left)
@@ -338,14 +350,17 @@ async fn open_session<A: Adapter>(
         .authenticate(&socket, auth.ok().as_ref())
         .map_err(|err| {
             info!(id = %socket.id, %err, "connection refused: bad join token");
+            hub.metrics.connection_refused("token");
             err
         })?;
     let limit = hub.settings.max_connections;
     if hub.connections.fetch_add(1, Ordering::SeqCst) >= limit {
         hub.connection_closed();
         warn!(limit, "connection refused: the server is full");
+        hub.metrics.connection_refused("server_full");
         return Err(ConnectRefused::Full);
     }
+    hub.metrics.connected();
     let grant = Arc::new(grant);
     // For a kick, which finds the member's token through its socket.
     socket.extensions.insert(grant.clone());

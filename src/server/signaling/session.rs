@@ -81,6 +81,9 @@ impl<A: Adapter> Session<A> {
                     .settings
                     .ice
                     .servers_for(&self.id, SystemTime::now());
+                if servers.iter().any(|server| server.credential.is_some()) {
+                    self.hub.metrics.turn_credentials();
+                }
                 self.reply(ServerEvent::IceServers(servers));
             }
             ClientEvent::Kick { room, peer } => self.kick(room, &peer),
@@ -244,6 +247,7 @@ impl<A: Adapter> Session<A> {
             }
             Joined::Full { capacity } => {
                 info!(%id, %room, capacity, "join refused: the room is full");
+                self.hub.metrics.full();
                 return self.reply(ServerEvent::Full {
                     room: room.to_string(),
                     id: id.to_string(),
@@ -276,6 +280,7 @@ impl<A: Adapter> Session<A> {
         if !arrived {
             return;
         }
+        self.hub.metrics.joined();
         let arrival = ServerEvent::OtherJoin {
             room: room.to_string(),
             id: self.id.to_string(),
@@ -429,6 +434,7 @@ impl<A: Adapter> Session<A> {
 
     pub(super) fn refuse(&self, refusal: Refusal) {
         debug!(id = %self.id, event = %refusal.event, code = ?refusal.code, "refused");
+        self.hub.metrics.refused(refusal.code);
         self.reply(ServerEvent::Refused(refusal));
     }
 }

@@ -1,0 +1,221 @@
+//! `--metrics-addr`: after a scripted session, the scrape (read with a Prometheus text-format
+//! parser) counts exactly what happened; the metrics are not on the public port; a cluster
+//! instance reports Redis going away and coming back.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use common::redis_server::RedisServer;
+use common::{spawn_binary_listening, TestClient};
+use prometheus_parse::{Scrape, Value};
+use rust_socketio::TransportType;
+use serde_json::json;
+
+/// One scrape: each sample's value by its name and labels (`name{k="v"}`, labels sorted).
+struct Metrics(HashMap<String, Value>);
+
+impl Metrics {
+    async fn scrape(addr: SocketAddr) -> Self {
+        let response = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        let text = response.text().await.unwrap();
+        let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+        let mut samples = HashMap::new();
+        for sample in scrape.samples {
+            let mut labels: Vec<String> = sample
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            labels.sort();
+            let key = if labels.is_empty() {
+                sample.metric
+            } else {
+                format!("{}{{{}}}", sample.metric, labels.join(","))
+            };
+            samples.insert(key, sample.value);
+        }
+        Self(samples)
+    }
+
+    /// A counter's or gauge's value; a counter never touched is absent, which reads as 0.
+    fn value(&self, key: &str) -> f64 {
+        match self.0.get(key) {
+            Some(Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v)) => *v,
+            Some(other) => panic!("{key} is {other:?}"),
+            None => 0.0,
+        }
+    }
+
+    /// A histogram's count of observations (its `+Inf` bucket).
+    fn observations(&self, key: &str) -> f64 {
+        match self.0.get(key) {
+            Some(Value::Histogram(buckets)) => buckets
+                .iter()
+                .find(|b| b.less_than.is_infinite())
+                .map(|b| b.count)
+                .unwrap(),
+            other => panic!("{key} is {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scripted_session_is_counted_exactly() {
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--log-file",
+        "",
+        "--turn-urls",
+        "turn:127.0.0.1:3478",
+        "--turn-secret",
+        "metrics-test-secret",
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (_server, listening) = spawn_binary_listening(&args, &[]);
+    let (public, metrics) = (listening["signalroom"], listening["metrics"]);
+    let connect = || TestClient::connect_to(public, TransportType::Websocket);
+
+    let before = Metrics::scrape(metrics).await;
+    assert_eq!(before.value("signalroom_connections"), 0.0);
+    assert_eq!(before.value("signalroom_connects_total"), 0.0);
+
+    let (mut ada, mut bob, mut cat) = (connect().await, connect().await, connect().await);
+    ada.emit(
+        "join",
+        vec![json!("duo"), json!({"name": "Ada", "capacity": 2})],
+    )
+    .await;
+    ada.expect("joined").await;
+    ada.expect("roster").await;
+    bob.emit("join", vec![json!("duo"), json!("Bob")]).await;
+    bob.expect("joined").await;
+    bob.expect("roster").await;
+    cat.emit("join", vec![json!("duo"), json!("Cat")]).await;
+    cat.expect("full").await;
+    let data = "x".repeat(1000);
+    for _ in 0..3 {
+        ada.emit("message", vec![json!("duo"), json!(data)]).await;
+    }
+    for member in [&mut ada, &mut bob] {
+        for _ in 0..3 {
+            member.expect("message").await;
+        }
+    }
+    cat.emit("leave", vec![json!("duo")]).await;
+    assert_eq!(cat.expect("refused").await[0]["code"], json!("not_member"));
+    ada.emit("ice_servers", vec![]).await;
+    ada.expect("ice_servers").await;
+    bob.emit("leave", vec![json!("duo")]).await;
+    bob.expect("leaved").await;
+    ada.expect("bye").await;
+    cat.disconnect().await;
+
+    // The disconnect is counted once the server has seen it.
+    let mut after = Metrics::scrape(metrics).await;
+    for _ in 0..100 {
+        if after.value("signalroom_connections") == 2.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        after = Metrics::scrape(metrics).await;
+    }
+    let expect = [
+        ("signalroom_connections", 2.0),
+        ("signalroom_connects_total", 3.0),
+        (
+            "signalroom_disconnects_total{reason=\"client_disconnect\"}",
+            1.0,
+        ),
+        ("signalroom_rooms", 1.0),
+        ("signalroom_joins_total", 2.0),
+        ("signalroom_full_total", 1.0),
+        ("signalroom_leaves_total{reason=\"left\"}", 1.0),
+        ("signalroom_refusals_total{code=\"not_member\"}", 1.0),
+        // join ×3, message ×3, leave ×2, ice_servers.
+        ("signalroom_events_received_total", 9.0),
+        // joined + roster ×2, otherjoin, full, message 3 × 2, refused, ice_servers, leaved, bye.
+        ("signalroom_deliveries_total", 16.0),
+        ("signalroom_turn_credentials_total", 1.0),
+        ("signalroom_evictions_total{code=\"slow_receiver\"}", 0.0),
+    ];
+    let got: Vec<(&str, f64)> = expect.iter().map(|(k, _)| (*k, after.value(k))).collect();
+    assert_eq!(got, expect);
+    assert_eq!(after.observations("signalroom_event_duration_seconds"), 9.0);
+    // Each of the six message deliveries carried the 1000-byte payload; the three sends too.
+    assert!(after.value("signalroom_sent_bytes_total") > 6000.0);
+    assert!(after.value("signalroom_received_bytes_total") > 3000.0);
+    // No cluster, no webhooks: their metrics are not reported as if they were zero.
+    assert!(!after.0.contains_key("signalroom_redis_up"));
+
+    // Metrics stay off the public port.
+    let public_metrics = reqwest::get(format!("http://{public}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(public_metrics.status(), 404);
+    drop((ada, bob));
+}
+
+#[tokio::test]
+async fn a_cluster_instance_reports_redis_going_and_coming_back() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--log-file",
+        "",
+        "--redis-url",
+        &url,
+        "--node-timeout",
+        "2",
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (_server, listening) = spawn_binary_listening(&args, &[]);
+    let metrics = listening["metrics"];
+    let mut ada = TestClient::connect_to(listening["signalroom"], TransportType::Websocket).await;
+    ada.join("watched").await;
+
+    let up = Metrics::scrape(metrics).await;
+    assert_eq!(up.value("signalroom_redis_up"), 1.0);
+    assert_eq!(up.value("signalroom_redis_registrations_total"), 1.0);
+    assert_eq!(up.value("signalroom_redis_reconnects_total"), 0.0);
+    // At least the registration and the join's pipeline.
+    assert!(up.value("signalroom_redis_round_trips_total") >= 2.0);
+
+    redis.kill();
+    let down = until(metrics, |m| m.value("signalroom_redis_up") == 0.0).await;
+    assert_eq!(down.value("signalroom_connections"), 1.0);
+    redis.restart();
+    let back = until(metrics, |m| m.value("signalroom_redis_up") == 1.0).await;
+    assert_eq!(back.value("signalroom_redis_reconnects_total"), 1.0);
+    assert_eq!(back.value("signalroom_redis_registrations_total"), 2.0);
+    drop(ada);
+}
+
+/// Scrapes until `done` holds (within 10 s).
+async fn until(addr: SocketAddr, done: impl Fn(&Metrics) -> bool) -> Metrics {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let metrics = Metrics::scrape(addr).await;
+        if done(&metrics) {
+            return metrics;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", metrics.0);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
