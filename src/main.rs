@@ -1,11 +1,12 @@
 //! `signalroom`: parses settings, starts logging and the runtime, serves until Ctrl-C or
-//! SIGTERM; `signalroom token` prints a join token instead.
+//! SIGTERM; `signalroom token` prints a join token instead, `signalroom healthcheck` asks a
+//! running server whether it is healthy.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use signalroom::server::config::Command;
-use signalroom::server::{self, logging, token_command, Config};
+use signalroom::server::{self, health_command, logging, token_command, Config};
 use tokio::net::TcpListener;
 
 /// A failure to start (or to keep serving) is one line on stderr and exit status 1.
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
     let config = Config::parse();
     let done = match &config.command {
         Some(Command::Token(args)) => token_command::print(&config, args),
+        Some(Command::Healthcheck) => health_command::run(&config),
         None => serve(config),
     };
     match done {

@@ -219,3 +219,34 @@ async fn until(addr: SocketAddr, done: impl Fn(&Metrics) -> bool) -> Metrics {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[test]
+fn the_dashboard_and_the_readme_use_the_exported_names() {
+    let exported: Vec<&str> = signalroom::server::metrics::names().collect();
+    let dashboard = std::fs::read_to_string("deploy/grafana/signalroom.json").unwrap();
+    let _: serde_json::Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    let used: std::collections::BTreeSet<&str> = dashboard
+        .match_indices("signalroom_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    for name in &used {
+        let base = name.strip_suffix("_bucket").unwrap_or(name);
+        assert!(
+            exported.contains(&base),
+            "the dashboard uses {name}, which is not exported"
+        );
+    }
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    for name in exported {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "the README does not list {name}"
+        );
+    }
+}

@@ -1,12 +1,12 @@
 //! SIGTERM: the real binary stops accepting, tells connected clients, exits within its grace
-//! period and flushes its log file.
+//! period and flushes its log file; `signalroom healthcheck` tells a live server from a gone one.
 
 mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::TestClient;
+use common::{spawn_binary, TestClient};
 use rust_socketio::TransportType;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,4 +60,71 @@ async fn sigterm_disconnects_clients_and_exits_cleanly() {
         text.trim_end().ends_with("stopped"),
         "the log was not flushed to the end:\n{text}"
     );
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_against_a_live_server_and_1_once_it_is_gone() {
+    let args = ["--addr", "127.0.0.1:0", "--log-file", ""];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (server, addr) = spawn_binary(&args);
+    let healthcheck = |addr: std::net::SocketAddr| {
+        // As a HEALTHCHECK runs it: the container's settings in the environment.
+        std::process::Command::new(env!("CARGO_BIN_EXE_signalroom"))
+            .arg("healthcheck")
+            .env("SIGNALROOM_ADDR", format!("0.0.0.0:{}", addr.port()))
+            .output()
+            .unwrap()
+    };
+    let healthy = healthcheck(addr);
+    assert!(healthy.status.success(), "{healthy:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&healthy.stdout).unwrap();
+    assert_eq!(answer["status"], "ok");
+
+    drop(server);
+    let gone = healthcheck(addr);
+    assert_eq!(gone.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&gone.stderr);
+    assert!(said.contains("cannot connect to 127.0.0.1:"), "{said}");
+}
+
+/// A port that answers HTTP but not with a 200 at `/healthz` is unhealthy too.
+#[tokio::test]
+async fn healthcheck_fails_on_an_answer_other_than_200() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = answer_503(listener);
+    let check = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signalroom"))
+            .args(["--addr", &format!("127.0.0.1:{port}"), "healthcheck"])
+            .output()
+            .unwrap()
+    });
+    let output = check.await.unwrap();
+    app.abort();
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("503"), "{said}");
+}
+
+/// Answers every connection with a bare `503 Service Unavailable`.
+fn answer_503(listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    })
 }

@@ -203,6 +203,9 @@ pub struct Config {
 pub enum Command {
     /// Prints a join token signed with `--auth-secret`, for scripts and for trying it out.
     Token(TokenArgs),
+    /// Asks the server running with these settings (`--addr`'s port, on loopback) for
+    /// `/healthz`: exit status 0 on a 200, else 1, for a container's HEALTHCHECK.
+    Healthcheck,
 }
 
 /// `signalroom token`'s claims (the README's claim table).

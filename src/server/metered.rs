@@ -1,5 +1,12 @@
 //! The public port's bytes in and out, counted where they cross the socket: every HTTP
 //! request, long-poll and WebSocket frame, headers and framing included.
+//!
+//! Writes far outnumber reads on a signaling server (a message to a room of n is one read and
+//! n writes), and one shared atomic add per write cost about 3 % of the deliveries per
+//! CPU-second at saturation. So each connection adds up what it wrote and hands it over at its
+//! next read (a client's event, or the pong to every heartbeat), once it reaches
+//! [`FLUSH_AT`], and when it closes: a scrape may lag by that much per connection, never more
+//! than one heartbeat.
 
 use std::io;
 use std::pin::Pin;
@@ -9,6 +16,9 @@ use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::metrics::Metrics;
+
+/// Written bytes a connection hands over at once, reads aside.
+const FLUSH_AT: u64 = 16 * 1024;
 
 /// A listener whose connections count their bytes into [`Metrics`].
 pub struct MeteredListener<L> {
@@ -29,7 +39,14 @@ impl<L: Listener> Listener for MeteredListener<L> {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (io, addr) = self.inner.accept().await;
         let metrics = self.metrics.clone();
-        (Metered { io, metrics }, addr)
+        (
+            Metered {
+                io,
+                metrics,
+                unsent: 0,
+            },
+            addr,
+        )
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -41,6 +58,29 @@ impl<L: Listener> Listener for MeteredListener<L> {
 pub struct Metered<T> {
     io: T,
     metrics: Metrics,
+    /// Written and not yet counted.
+    unsent: u64,
+}
+
+impl<T> Metered<T> {
+    fn wrote(&mut self, n: usize) {
+        self.unsent += n as u64;
+        if self.unsent >= FLUSH_AT {
+            self.flush_count();
+        }
+    }
+
+    fn flush_count(&mut self) {
+        if self.unsent > 0 {
+            self.metrics.bytes_sent(std::mem::take(&mut self.unsent));
+        }
+    }
+}
+
+impl<T> Drop for Metered<T> {
+    fn drop(&mut self) {
+        self.flush_count();
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Metered<T> {
@@ -55,6 +95,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Metered<T> {
         let read = buf.filled().len() - before;
         if read > 0 {
             this.metrics.bytes_received(read as u64);
+            this.flush_count();
         }
         polled
     }
@@ -69,7 +110,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Metered<T> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
-            this.metrics.bytes_sent(n as u64);
+            this.wrote(n);
         }
         polled
     }
@@ -82,7 +123,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Metered<T> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
-            this.metrics.bytes_sent(n as u64);
+            this.wrote(n);
         }
         polled
     }

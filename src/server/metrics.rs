@@ -180,6 +180,11 @@ const DESCRIPTIONS: &[(&str, Option<Unit>, &str)] = &[
     ),
 ];
 
+/// The name of every metric signalroom exports (for the dashboard's and the docs' tests).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    DESCRIPTIONS.iter().map(|(name, _, _)| *name)
+}
+
 impl Metrics {
     /// Metrics on: registers every metric with a new recorder and starts its upkeep.
     pub fn enabled() -> anyhow::Result<Self> {

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod config;
 mod draining;
 mod health;
+pub mod health_command;
 pub mod ice;
 pub mod limits;
 pub mod logging;
