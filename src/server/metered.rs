@@ -2,9 +2,9 @@
 //! request, long-poll and WebSocket frame, headers and framing included.
 //!
 //! Writes far outnumber reads on a signaling server (a message to a room of n is one read and
-//! n writes), and one shared atomic add per write cost about 3 % of the deliveries per
-//! CPU-second at saturation. So each connection adds up what it wrote and hands it over at its
-//! next read (a client's event, or the pong to every heartbeat), once it reaches
+//! n writes), and a shared atomic add per write is the one metrics cost that grows with
+//! deliveries (every core's writes contend for its cache line). So each connection adds up
+//! what it wrote and hands it over at its next read (a client's event, or the pong to every heartbeat), once it reaches
 //! [`FLUSH_AT`], and when it closes: a scrape may lag by that much per connection, never more
 //! than one heartbeat.
 
