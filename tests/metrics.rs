@@ -71,21 +71,12 @@ impl Metrics {
 
 #[tokio::test]
 async fn a_scripted_session_is_counted_exactly() {
-    let args = [
-        "--addr",
-        "127.0.0.1:0",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--log-file",
-        "",
+    let (_server, public, metrics) = metered_binary(&[
         "--turn-urls",
         "turn:127.0.0.1:3478",
         "--turn-secret",
         "metrics-test-secret",
-    ];
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    let (_server, listening) = spawn_binary_listening(&args, &[]);
-    let (public, metrics) = (listening["signalroom"], listening["metrics"]);
+    ]);
     let connect = || TestClient::connect_to(public, TransportType::Websocket);
 
     let before = Metrics::scrape(metrics).await;
@@ -172,22 +163,8 @@ async fn a_scripted_session_is_counted_exactly() {
 async fn a_cluster_instance_reports_redis_going_and_coming_back() {
     let mut redis = RedisServer::start();
     let url = redis.url();
-    let args = [
-        "--addr",
-        "127.0.0.1:0",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--log-file",
-        "",
-        "--redis-url",
-        &url,
-        "--node-timeout",
-        "2",
-    ];
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    let (_server, listening) = spawn_binary_listening(&args, &[]);
-    let metrics = listening["metrics"];
-    let mut ada = TestClient::connect_to(listening["signalroom"], TransportType::Websocket).await;
+    let (_server, public, metrics) = metered_binary(&["--redis-url", &url, "--node-timeout", "2"]);
+    let mut ada = TestClient::connect_to(public, TransportType::Websocket).await;
     ada.join("watched").await;
 
     let up = Metrics::scrape(metrics).await;
@@ -205,6 +182,46 @@ async fn a_cluster_instance_reports_redis_going_and_coming_back() {
     assert_eq!(back.value("signalroom_redis_reconnects_total"), 1.0);
     assert_eq!(back.value("signalroom_redis_registrations_total"), 2.0);
     drop(ada);
+}
+
+#[tokio::test]
+async fn webhooks_that_cannot_be_delivered_are_counted_as_failed() {
+    // A port nothing listens on: each event fails at once, and is given up after one attempt.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", closed.local_addr().unwrap());
+    drop(closed);
+    let (_server, public, metrics) =
+        metered_binary(&["--webhook-url", &url, "--webhook-attempts", "1"]);
+    let before = Metrics::scrape(metrics).await;
+    assert_eq!(before.value("signalroom_webhooks_queued"), 0.0);
+    let mut ada = TestClient::connect_to(public, TransportType::Websocket).await;
+    ada.join("hooked").await;
+
+    // room_started and participant_joined.
+    let after = until(metrics, |m| {
+        m.value("signalroom_webhooks_failed_total") == 2.0
+    })
+    .await;
+    assert_eq!(after.value("signalroom_webhooks_sent_total"), 0.0);
+    assert_eq!(after.value("signalroom_webhooks_dropped_total"), 0.0);
+    assert_eq!(after.value("signalroom_webhooks_queued"), 0.0);
+}
+
+/// The binary with metrics on and `extra` settings: the process, its public and metrics
+/// addresses.
+fn metered_binary(extra: &[&str]) -> (common::ServerProcess, SocketAddr, SocketAddr) {
+    let mut args = vec![
+        "--addr",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--log-file",
+        "",
+    ];
+    args.extend_from_slice(extra);
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (server, listening) = spawn_binary_listening(&args, &[]);
+    (server, listening["signalroom"], listening["metrics"])
 }
 
 /// Scrapes until `done` holds (within 10 s).
