@@ -81,14 +81,29 @@ async fn json_lines_go_to_stdout_and_a_daily_file_that_keeps_only_the_newest() {
     let mut ada = TestClient::connect_to(addr, rust_socketio::TransportType::Websocket).await;
     ada.join("json").await;
 
-    let today = format!("app.log.{}", utc_date());
+    // Today's file: the one that is not among the old ones.
+    let old = [
+        "app.log.2020-01-01",
+        "app.log.2020-01-02",
+        "app.log.2020-01-03",
+    ];
     let deadline = Instant::now() + Duration::from_secs(10);
-    let lines = loop {
-        let log = std::fs::read_to_string(dir.join(&today)).unwrap_or_default();
+    let (today, lines) = loop {
+        let current = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|name| !old.contains(&name.as_str()));
+        let log = current
+            .as_ref()
+            .and_then(|name| std::fs::read_to_string(dir.join(name)).ok())
+            .unwrap_or_default();
         if log.contains("the number of users in the room is 1") {
-            break log;
+            break (current.unwrap(), log);
         }
-        assert!(Instant::now() < deadline, "{today} lacks the join:\n{log}");
+        assert!(
+            Instant::now() < deadline,
+            "{current:?} lacks the join:\n{log}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     drop(server);
@@ -110,6 +125,9 @@ async fn json_lines_go_to_stdout_and_a_daily_file_that_keeps_only_the_newest() {
     assert!(events
         .iter()
         .any(|e| e["message"] == json!("signalroom listening")));
+    // Named after the file with the UTC date of what it holds (YYYY-MM-DD, as the timestamps).
+    let date = &events[0]["timestamp"].as_str().unwrap()[..10];
+    assert_eq!(today, format!("app.log.{date}"));
 
     let mut kept: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -118,24 +136,4 @@ async fn json_lines_go_to_stdout_and_a_daily_file_that_keeps_only_the_newest() {
     kept.sort();
     assert_eq!(kept, ["app.log.2020-01-03".to_owned(), today]);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Today's UTC date as the rotated file names write it (YYYY-MM-DD), from the system clock.
-fn utc_date() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }

@@ -193,6 +193,12 @@ async fn webhooks_that_cannot_be_delivered_are_counted_as_failed() {
     let (_server, public, metrics) =
         metered_binary(&["--webhook-url", &url, "--webhook-attempts", "1"]);
     let before = Metrics::scrape(metrics).await;
+    // Reported (as 0), not merely absent: the webhook metrics exist once webhooks are on.
+    assert!(
+        before.0.contains_key("signalroom_webhooks_queued"),
+        "{:?}",
+        before.0
+    );
     assert_eq!(before.value("signalroom_webhooks_queued"), 0.0);
     let mut ada = TestClient::connect_to(public, TransportType::Websocket).await;
     ada.join("hooked").await;

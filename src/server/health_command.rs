@@ -14,7 +14,7 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where the server started with these settings answers on this machine: `--addr`'s port, on
 /// loopback when it listens on every interface.
-pub fn local_addr(config: &Config) -> SocketAddr {
+fn local_addr(config: &Config) -> SocketAddr {
     let ip = match config.addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -25,7 +25,7 @@ pub fn local_addr(config: &Config) -> SocketAddr {
 
 /// `Ok` if `GET /healthz` at `addr` answers 200 (`ok`, or `degraded` in a cluster without
 /// Redis: the instance still serves its members).
-pub fn check(addr: SocketAddr) -> anyhow::Result<String> {
+fn check(addr: SocketAddr) -> anyhow::Result<String> {
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)
         .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(TIMEOUT))?;

@@ -3,10 +3,10 @@
 //!
 //! Writes far outnumber reads on a signaling server (a message to a room of n is one read and
 //! n writes), and a shared atomic add per write is the one metrics cost that grows with
-//! deliveries (every core's writes contend for its cache line). So each connection adds up
-//! what it wrote and hands it over at its next read (a client's event, or the pong to every heartbeat), once it reaches
-//! [`FLUSH_AT`], and when it closes: a scrape may lag by that much per connection, never more
-//! than one heartbeat.
+//! deliveries (every core's writes contend for its cache line). So each connection sums what
+//! it wrote and hands the sum over at its next read (a client's event, or the pong to every
+//! heartbeat), whenever it reaches [`FLUSH_AT`], and when the connection closes: a scrape lags
+//! by less than [`FLUSH_AT`] per connection, and by no more than one heartbeat.
 
 use std::io;
 use std::pin::Pin;

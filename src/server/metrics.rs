@@ -231,18 +231,20 @@ impl Metrics {
             rooms: gauge("signalroom_rooms"),
             recorder,
         };
-        let metrics = Self(Some(Arc::new(inner)));
-        let upkeep = metrics.clone();
+        let inner = Arc::new(inner);
+        // Ends with the server: it holds the metrics only while they are in use.
+        let upkeep = Arc::downgrade(&inner);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(UPKEEP);
             loop {
                 tick.tick().await;
-                if let Some(inner) = &upkeep.0 {
-                    inner.handle.run_upkeep();
-                }
+                let Some(inner) = upkeep.upgrade() else {
+                    return;
+                };
+                inner.handle.run_upkeep();
             }
         });
-        Ok(metrics)
+        Ok(Self(Some(inner)))
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -281,6 +283,13 @@ impl Metrics {
         inner.handle.render()
     }
 
+    /// Adds `n` to one of the counters registered at startup.
+    fn add(&self, counter: impl FnOnce(&Inner) -> &Counter, n: u64) {
+        if let Some(inner) = &self.0 {
+            counter(inner).increment(n);
+        }
+    }
+
     fn labelled(&self, name: &'static str, label: &'static str, value: &str) -> Option<Counter> {
         let inner = self.0.as_ref()?;
         let key = Key::from_parts(name, vec![Label::new(label, value.to_owned())]);
@@ -294,9 +303,7 @@ impl Metrics {
     }
 
     pub fn connected(&self) {
-        if let Some(inner) = &self.0 {
-            inner.connects.increment(1);
-        }
+        self.add(|m| &m.connects, 1);
     }
 
     pub fn connection_refused(&self, reason: &str) {
@@ -308,9 +315,7 @@ impl Metrics {
     }
 
     pub fn joined(&self) {
-        if let Some(inner) = &self.0 {
-            inner.joins.increment(1);
-        }
+        self.add(|m| &m.joins, 1);
     }
 
     /// `rooms` memberships ended for `reason`.
@@ -321,9 +326,7 @@ impl Metrics {
     }
 
     pub fn full(&self) {
-        if let Some(inner) = &self.0 {
-            inner.full.increment(1);
-        }
+        self.add(|m| &m.full, 1);
     }
 
     /// A refusal, labelled with its code as the wire writes it.
@@ -354,33 +357,23 @@ impl Metrics {
     }
 
     pub fn delivered(&self, n: u64) {
-        if let Some(inner) = &self.0 {
-            inner.deliveries.increment(n);
-        }
+        self.add(|m| &m.deliveries, n);
     }
 
     pub fn bytes_received(&self, n: u64) {
-        if let Some(inner) = &self.0 {
-            inner.received_bytes.increment(n);
-        }
+        self.add(|m| &m.received_bytes, n);
     }
 
     pub fn bytes_sent(&self, n: u64) {
-        if let Some(inner) = &self.0 {
-            inner.sent_bytes.increment(n);
-        }
+        self.add(|m| &m.sent_bytes, n);
     }
 
     pub fn turn_credentials(&self) {
-        if let Some(inner) = &self.0 {
-            inner.turn_credentials.increment(1);
-        }
+        self.add(|m| &m.turn_credentials, 1);
     }
 
     pub fn redis_round_trip(&self) {
-        if let Some(inner) = &self.0 {
-            inner.redis_round_trips.increment(1);
-        }
+        self.add(|m| &m.redis_round_trips, 1);
     }
 
     /// This instance registered its members in Redis; `again` after a loss.
