@@ -11,6 +11,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::certs::{self, TestCa};
 use common::raw::{Frame, RawClient};
 use common::redis_server::RedisServer;
 use common::{
@@ -1025,17 +1026,11 @@ fn startup_with_an_unreachable_or_invalid_redis_fails_with_one_clear_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rediss_urls_connect_over_tls_to_a_trusted_redis_only() {
-    let dir = std::env::temp_dir().join(format!("signalroom-rediss-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (ca, cert, key) = (
-        dir.join("ca.pem"),
-        dir.join("redis.pem"),
-        dir.join("redis.key"),
-    );
-    let (ca_pem, cert_pem, key_pem) = certificates_for_loopback();
-    std::fs::write(&ca, ca_pem).unwrap();
-    std::fs::write(&cert, cert_pem).unwrap();
-    std::fs::write(&key, key_pem).unwrap();
+    let dir = certs::temp_dir("rediss");
+    let test_ca = TestCa::new();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, test_ca.pem()).unwrap();
+    let (cert, key) = test_ca.issue(&["127.0.0.1"]).write(&dir);
     let redis = RedisServer::start_tls(&cert, &key);
     let url = format!("rediss://127.0.0.1:{}", redis.port());
 
@@ -1064,18 +1059,6 @@ async fn rediss_urls_connect_over_tls_to_a_trusted_redis_only() {
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A CA, and a certificate it signed for 127.0.0.1 with that certificate's key: PEM each.
-fn certificates_for_loopback() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 /// Runs the binary with `--redis-url url`, expecting it to stop; its exit code and stderr.

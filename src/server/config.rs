@@ -15,6 +15,26 @@ pub struct Config {
     #[arg(long, env = "SIGNALROOM_ADDR", default_value = "127.0.0.1:9980")]
     pub addr: SocketAddr,
 
+    /// Serve HTTPS and WSS with this PEM certificate chain (the server's certificate first);
+    /// needs `--tls-key`. Read again on SIGHUP, without dropping connections.
+    #[arg(long, env = "SIGNALROOM_TLS_CERT", requires = "tls_key", global = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`'s certificate.
+    #[arg(long, env = "SIGNALROOM_TLS_KEY", requires = "tls_cert", global = true)]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS and WSS with a certificate made at startup for the listening address and
+    /// this machine's names, printing its SHA-256 fingerprint: for trying a call across a LAN,
+    /// never for serving people (browsers warn until it is accepted).
+    #[arg(
+        long,
+        env = "SIGNALROOM_TLS_SELF_SIGNED",
+        conflicts_with = "tls_cert",
+        global = true
+    )]
+    pub tls_self_signed: bool,
+
     /// Worker threads that handle connections; 0 means one per CPU core. On a machine the
     /// server shares with other busy processes, fewer threads spend less CPU per event (one
     /// thread did a sixth to a third more deliveries per CPU-second in docs/benchmarks.md); one

@@ -19,11 +19,13 @@ pub mod security;
 pub mod signaling;
 mod socketio_gate;
 mod static_files;
+pub mod tls;
 pub mod token_command;
 pub mod webhooks;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +56,8 @@ const WS_READ_BUFFER: usize = 512;
 /// One round trip, normally; a loaded machine or a slow Redis can take seconds.
 const DEPART_TIMEOUT: Duration = Duration::from_secs(5);
 
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
 /// Serves on `listener` until `shutdown` resolves, then disconnects every client and returns.
 pub async fn run(
     listener: TcpListener,
@@ -61,6 +65,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    // First: a bad certificate should stop startup before anything else is set up.
+    let tls = tls::Tls::from_config(&config, addr)?;
     // Leptos spawns its rendering tasks through this; a second `run` in one process finds it set.
     let _ = any_spawner::Executor::init_tokio();
     // engineioxide's `max_payload` bounds long-polling bodies only; the WebSocket limits are
@@ -132,7 +138,14 @@ pub async fn run(
     if let Some(metrics_addr) = config.metrics_addr {
         serve_metrics(metrics_addr, metrics.clone(), hub.clone()).await?;
     }
-    info!(%addr, site_root = %config.site_root.display(), "signalroom listening");
+    let scheme = match &tls {
+        Some(tls) => {
+            tls.reload_on_hangup()?;
+            "https"
+        }
+        None => "http",
+    };
+    info!(%addr, scheme, site_root = %config.site_root.display(), "signalroom listening");
 
     // Graceful: on `shutdown`, stop accepting, send every client a disconnect, let in-flight
     // requests finish; but never wait longer than the configured grace period for them.
@@ -145,7 +158,8 @@ pub async fn run(
         }
     });
     let listener = metered::MeteredListener::new(listener, metrics);
-    let server = axum::serve(listener, app.into_make_service()).with_graceful_shutdown({
+    let app = app.into_make_service();
+    let shutdown = {
         let stopping = stopping.clone();
         async move {
             shutdown.await;
@@ -165,7 +179,20 @@ pub async fn run(
             drain.finish();
             io.close().await;
         }
-    });
+    };
+    // TLS sits above the byte counts, so they count what crosses the socket.
+    let server: BoxFuture<std::io::Result<()>> = match &tls {
+        Some(tls) => Box::pin(
+            axum::serve(tls.listener(listener), app)
+                .with_graceful_shutdown(shutdown)
+                .into_future(),
+        ),
+        None => Box::pin(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .into_future(),
+        ),
+    };
     let grace = Duration::from_secs(config.shutdown_timeout);
     tokio::select! {
         served = server => served?,

@@ -2,6 +2,7 @@
 //! event they receive, in order.
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod certs;
 pub mod raw;
 pub mod redis_server;
 pub mod tokens;
@@ -100,13 +101,33 @@ impl TestClient {
         transport: TransportType,
         auth: Option<Value>,
     ) -> Result<Self, String> {
+        let builder = ClientBuilder::new(format!("http://{addr}/")).transport_type(transport);
+        Self::open_with(builder, auth).await
+    }
+
+    /// Connects over TLS (HTTPS, then WSS) to a server whose certificate `ca_pem` signed.
+    pub async fn connect_tls(addr: SocketAddr, ca_pem: &str) -> Self {
+        let ca = native_tls::Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+        let tls = native_tls::TlsConnector::builder()
+            .add_root_certificate(ca)
+            .build()
+            .unwrap();
+        let builder = ClientBuilder::new(format!("https://{addr}/"))
+            .transport_type(TransportType::Websocket)
+            .tls_config(tls);
+        Self::open_with(builder, None)
+            .await
+            .expect("connected over TLS")
+    }
+
+    /// Connects with `builder` (presenting `auth` in the handshake, if any), or returns the
+    /// server's `connect_error` message (empty if it sent none).
+    async fn open_with(builder: ClientBuilder, auth: Option<Value>) -> Result<Self, String> {
         let (tx, events) = mpsc::unbounded_channel();
         let (connected_tx, connected) = oneshot::channel::<Result<(), String>>();
         let connected_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(connected_tx)));
         let refused_tx = connected_tx.clone();
-        let mut builder = ClientBuilder::new(format!("http://{addr}/"))
-            .transport_type(transport)
-            .reconnect(false);
+        let mut builder = builder.reconnect(false);
         if let Some(auth) = auth {
             builder = builder.auth(auth);
         }
@@ -276,15 +297,20 @@ pub fn spawn_binary_listening(
         .expect("start signalroom");
     let stdout = child.stdout.take().unwrap();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let output = Output::default();
     // Keeps reading stdout for the process's life, so its log never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(listening) = listening_address(&line) {
-                let _ = addr_tx.send(listening);
+    std::thread::spawn({
+        let output = output.clone();
+        move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(listening) = listening_address(&line) {
+                    let _ = addr_tx.send(listening);
+                }
+                output.0.lock().unwrap().push(line);
             }
         }
     });
-    let child = ServerProcess(child);
+    let child = ServerProcess(child, output);
     let mut listening = std::collections::HashMap::new();
     // The public port is announced last, once everything else listens.
     while !listening.contains_key("signalroom") {
@@ -313,8 +339,41 @@ fn listening_address(line: &str) -> Option<(String, SocketAddr)> {
     Some((what.to_owned(), addr.parse().expect("address")))
 }
 
-/// A server process that is killed when dropped, so a failing test leaves nothing running.
-pub struct ServerProcess(pub std::process::Child);
+/// A server process that is killed when dropped, so a failing test leaves nothing running;
+/// with what it has written on stdout so far.
+pub struct ServerProcess(pub std::process::Child, pub Output);
+
+/// The lines a process wrote on stdout.
+#[derive(Clone, Default)]
+pub struct Output(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Output {
+    /// Waits (up to [`WAIT`]) for a line containing `text`, and returns it.
+    pub async fn line_with(&self, text: &str) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(line) = self.0.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no line with {text:?} in {:#?}",
+                self.0.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// How many lines contain `text` so far.
+    pub fn count(&self, text: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+}
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
