@@ -21,11 +21,9 @@ COPY Leptos.toml Cargo.toml Cargo.lock ./
 COPY scripts/setup.sh scripts/
 RUN scripts/setup.sh
 COPY . .
-# bash, not sh: setup.sh is sourced for its PATH (exec form: some builders ignore SHELL). Only
-# the binary and the site are kept: the rest of target/ (gigabytes) would stay in the build
-# cache of every image built.
-RUN ["bash", "-c", ". scripts/setup.sh \
-     && LEPTOS_BIN_TARGET_TRIPLE=x86_64-unknown-linux-musl cargo leptos build --release --precompress \
+# The same build as everywhere (scripts/build.sh), for musl. Only the binary and the site are
+# kept: the rest of target/ (gigabytes) would stay in the build cache of every image built.
+RUN ["bash", "-c", "LEPTOS_BIN_TARGET_TRIPLE=x86_64-unknown-linux-musl scripts/build.sh \
      && mkdir -p /out/etc/ssl/certs && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \
      && mv target/x86_64-unknown-linux-musl/release/signalroom target/site /out/ && rm -rf target"]
 

@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
 // scripts/test.sh starts a release server and sets SIGNALROOM_URL; run alone, Playwright starts
-// one itself from a release build (`cargo leptos build --release`).
+// one itself from a release build (`scripts/build.sh`).
 const external = process.env.SIGNALROOM_URL;
 const baseURL = external ?? 'http://127.0.0.1:9986';
 

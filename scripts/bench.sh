@@ -36,7 +36,7 @@ server_bin=${SIGNALROOM_BIN:-target/release/signalroom}
 
 echo "== building (release)"
 . scripts/setup.sh
-cargo leptos build --release --precompress >/dev/null
+scripts/build.sh >/dev/null
 cargo build --release --quiet --features ssr,loadgen --bin signalroom --bin loadgen
 echo "== the Node baseline's packages"
 (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)

@@ -3,6 +3,5 @@
 # embedded defaults (http://127.0.0.1:9980). Extra arguments go to the server (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/setup.sh
-cargo leptos build --release --precompress
+scripts/build.sh
 exec target/release/signalroom "$@"

@@ -1,13 +1,17 @@
 //! The server API (`--api-key`) against a real server: every route with the right key, a wrong
 //! key and none; malformed, wrongly shaped, oversized and non-JSON bodies; what each route does
 //! to real Socket.IO clients (removal, closing, server messages, minted tokens that connect);
-//! the OpenAPI document naming every route; and the API off without a key.
+//! the OpenAPI document naming every route; the dashboard's snapshot and page; and the API
+//! (and the dashboard) off without a key.
 
 mod common;
 
 use common::tokens::{jwt, SECRET};
+use std::time::{Duration, Instant};
+
 use common::{start_server_with, TestClient, TestServer};
 use reqwest::{Client, Method, StatusCode};
+use rust_socketio::TransportType;
 use serde_json::{json, Value};
 use signalroom::server::Config;
 
@@ -68,6 +72,7 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>)> {
             Some(json!({"data": "x"})),
         ),
         (Method::POST, "/api/tokens", Some(json!({}))),
+        (Method::GET, "/api/dashboard", None),
     ]
 }
 
@@ -384,4 +389,171 @@ async fn the_openapi_document_names_every_route_and_the_api_is_off_without_a_key
     }
     let (status, _) = call(&off, Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// `GET /api/dashboard?after=VERSION`: the first snapshot newer than `version`.
+async fn snapshot_after(server: &TestServer, version: &Value) -> Value {
+    let path = format!("/api/dashboard?after={version}");
+    let (status, snapshot) = call(server, Method::GET, &path, Some(KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        snapshot["version"].as_u64() > version.as_u64(),
+        "{snapshot}"
+    );
+    snapshot
+}
+
+/// Snapshots, each waiting for the next, until `done` holds of one (within 10 s).
+async fn snapshot_until(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut version = json!(0);
+    loop {
+        let snapshot = snapshot_after(server, &version).await;
+        if done(&snapshot) {
+            return snapshot;
+        }
+        assert!(Instant::now() < deadline, "never: {snapshot:#}");
+        version = snapshot["version"].clone();
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_members_activity_and_each_second() {
+    let server = api_server().await;
+    let (status, first) = call(&server, Method::GET, "/api/dashboard", Some(KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (&first["connections"], &first["rooms"], &first["node"]),
+        (&json!(0), &json!([]), &Value::Null)
+    );
+
+    // A change answers a waiting request at once, well before the next second's sample.
+    let waiting = tokio::spawn({
+        let (addr, version) = (server.addr, first["version"].clone());
+        async move {
+            let started = Instant::now();
+            let url = format!("http://{addr}/api/dashboard?after={version}");
+            let response = Client::new()
+                .get(url)
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .unwrap();
+            (started.elapsed(), response.status())
+        }
+    });
+    let before = common::tokens::now() * 1000;
+    let (mut ada, ada_id) = member(&server, json!({"sub": "u-ada", "name": "Ada"}), "call").await;
+    let (elapsed, status) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+
+    let mut bob = TestClient::open(
+        server.addr,
+        TransportType::Polling,
+        Some(json!({"token": jwt(json!({"name": "Bob", "capacity": 1}))})),
+    )
+    .await
+    .unwrap();
+    let bob_id = bob.join("solo").await;
+    ada.emit("join", vec![json!("")]).await; // refused: invalid_room
+    ada.expect("refused").await;
+    ada.emit("join", vec![json!("solo")]).await; // full
+    ada.expect("full").await;
+    for i in 0..5 {
+        ada.emit("message", vec![json!("call"), json!(i)]).await;
+    }
+    let snapshot = snapshot_until(&server, |s| {
+        s["recent"][0]["kind"] == json!("full")
+            && s["series"].as_array().is_some_and(|series| {
+                // Four joins and five messages, whatever second each fell in.
+                series
+                    .iter()
+                    .filter_map(|x| x["events"].as_u64())
+                    .sum::<u64>()
+                    == 9
+            })
+    })
+    .await;
+    assert_eq!(snapshot["connections"], json!(2));
+    let rooms = snapshot["rooms"].as_array().unwrap();
+    assert_eq!(
+        rooms
+            .iter()
+            .map(|r| (r["room"].clone(), r["members"].clone()))
+            .collect::<Vec<_>>(),
+        vec![(json!("call"), json!(1)), (json!("solo"), json!(1))],
+    );
+    let ada_row = &rooms[0]["people"][0];
+    assert_eq!(
+        (&ada_row["id"], &ada_row["name"], &ada_row["sub"]),
+        (&json!(ada_id), &json!("Ada"), &json!("u-ada"))
+    );
+    assert_eq!(ada_row["transport"], json!("websocket"));
+    assert!(ada_row["joined_at"].as_u64().unwrap() >= before);
+    assert_eq!(rooms[1]["people"][0]["transport"], json!("polling"));
+    let recent: Vec<(Value, Value)> = snapshot["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["kind"].clone(), h["detail"].clone()))
+        .collect();
+    assert_eq!(
+        recent,
+        vec![
+            (json!("full"), Value::Null),
+            (json!("refused"), json!("join invalid_room")),
+            (json!("joined"), Value::Null),
+            (json!("joined"), Value::Null),
+        ]
+    );
+    assert_eq!(snapshot["recent"][3]["name"], json!("Ada"));
+
+    // A removal by the API shows as a leave, with its reason.
+    let path = format!("/api/rooms/solo/members/{bob_id}");
+    let (status, _) = call(&server, Method::DELETE, &path, Some(KEY), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let snapshot = snapshot_until(&server, |s| s["recent"][0]["kind"] == json!("left")).await;
+    assert_eq!(
+        (
+            &snapshot["recent"][0]["detail"],
+            &snapshot["recent"][0]["name"]
+        ),
+        (&json!("kicked"), &json!("Bob"))
+    );
+    assert_eq!(snapshot["rooms"].as_array().unwrap().len(), 1);
+
+    let (status, error) = call(
+        &server,
+        Method::GET,
+        "/api/dashboard?after=x",
+        Some(KEY),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &error["error"]),
+        (StatusCode::BAD_REQUEST, &json!("malformed"))
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_page_is_served_only_with_the_api() {
+    let server = api_server().await;
+    let page = reqwest::get(format!("http://{}/admin", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<title>signalroom dashboard</title>"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"api-key\""), "{html}");
+
+    let off = start_server_with(Config::default()).await;
+    let page = reqwest::get(format!("http://{}/admin", off.addr))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
 }

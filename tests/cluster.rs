@@ -327,6 +327,43 @@ async fn the_server_api_of_any_instance_answers_for_the_whole_cluster() {
             {"room": "solo", "members": 1, "locked": false},
         ]})
     );
+    // The dashboard is A's: its own rooms, with the members B holds and where they are.
+    let (status, dashboard) = json_of(
+        api(reqwest::Method::GET, "/dashboard")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let b_node = health(b.addr).await["cluster"]["node"].clone();
+    assert_eq!(dashboard["node"], health(a.addr).await["cluster"]["node"]);
+    assert_eq!(dashboard["redis_up"], json!(true));
+    let rooms = dashboard["rooms"].as_array().unwrap();
+    assert_eq!(rooms.len(), 1, "{dashboard:#}");
+    assert_eq!(
+        (&rooms[0]["room"], &rooms[0]["members"]),
+        (&json!("call"), &json!(2))
+    );
+    let people: Vec<(Value, Value, Value)> = rooms[0]["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].clone(),
+                p["transport"].clone(),
+                p["instance"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        people,
+        vec![
+            (json!("Ada"), json!("websocket"), Value::Null),
+            (json!("Bob"), Value::Null, b_node),
+        ]
+    );
     let (_, room) = json_of(
         api(reqwest::Method::GET, "/rooms/call")
             .send()

@@ -8,23 +8,31 @@ type OpenOptions = {
   url?: string;
   /** Runs in the page before any of its own scripts. */
   init?: () => void;
+  /** What shows the page is hydrated; the chat's by default. */
+  ready?: string;
+  /** Accept the server's certificate whatever signed it (the TLS tests' self-signed one). */
+  insecure?: boolean;
+  /** Console errors the test expects (e.g. a request it makes the server refuse). */
+  expectedErrors?: RegExp;
 };
 
 export const test = base.extend<{ open: (opts?: OpenOptions) => Promise<Page> }>({
   open: async ({ browser }, use) => {
     const problems: string[] = [];
     const contexts: Awaited<ReturnType<Browser['newContext']>>[] = [];
-    await use(async ({ name, room, url, init } = {}) => {
-      const context = await browser.newContext();
+    await use(async ({ name, room, url, init, ready, insecure, expectedErrors } = {}) => {
+      const context = await browser.newContext({ ignoreHTTPSErrors: insecure ?? false });
       contexts.push(context);
       if (init) await context.addInitScript(init);
       const page = await context.newPage();
       page.on('console', (msg) => {
-        if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+        if (msg.type() === 'error' && !expectedErrors?.test(msg.text())) {
+          problems.push(`console: ${msg.text()}`);
+        }
       });
       page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
       await page.goto(url ?? '/');
-      await expect(page.locator('.chat[data-hydrated="true"]')).toBeVisible();
+      await expect(page.locator(ready ?? '.chat[data-hydrated="true"]')).toBeVisible();
       if (name !== undefined) await page.fill('#username', name);
       if (room !== undefined) await page.fill('#room', room);
       return page;

@@ -75,6 +75,14 @@ impl RefusalCode {
     }
 }
 
+/// A code's name as the wire writes it (`rate_limited`, `slow_receiver`).
+pub fn wire_name(code: &impl Serialize) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => "unknown".to_owned(),
+    }
+}
+
 /// Why the server took a member out of a room: the second argument of `removed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Removal {

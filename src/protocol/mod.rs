@@ -21,7 +21,7 @@ mod server;
 mod signal;
 
 pub use client::{ClientEvent, JoinOptions, MAX_REQUESTED_CAPACITY};
-pub use errors::{CloseCode, Closing, Refusal, RefusalCode, Removal, RemovalCode};
+pub use errors::{wire_name, CloseCode, Closing, Refusal, RefusalCode, Removal, RemovalCode};
 pub use names::{DisplayName, RoomName, MAX_NAME_CHARS, MAX_ROOM_CHARS};
 pub use server::{Peer, ServerEvent};
 pub use signal::{IceCandidate, IceServer, Signal};

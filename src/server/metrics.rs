@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use serde::Serialize;
 
 use super::webhooks::WebhookHealth;
+use crate::protocol::wire_name;
 
 /// The metadata every metric is registered with (the exporter does not use it).
 const METADATA: Metadata<'static> = Metadata::new("signalroom", metrics::Level::INFO, None);
@@ -332,14 +333,14 @@ impl Metrics {
     /// A refusal, labelled with its code as the wire writes it.
     pub fn refused(&self, code: impl Serialize) {
         if self.is_enabled() {
-            self.count("signalroom_refusals_total", "code", &wire_name(code), 1);
+            self.count("signalroom_refusals_total", "code", &wire_name(&code), 1);
         }
     }
 
     /// A client disconnected by the server, labelled with its closing code.
     pub fn evicted(&self, code: impl Serialize) {
         if self.is_enabled() {
-            self.count("signalroom_evictions_total", "code", &wire_name(code), 1);
+            self.count("signalroom_evictions_total", "code", &wire_name(&code), 1);
         }
     }
 
@@ -384,13 +385,5 @@ impl Metrics {
                 inner.redis_reconnects.increment(1);
             }
         }
-    }
-}
-
-/// A code's name on the wire (its serde name), for a label.
-fn wire_name(code: impl Serialize) -> String {
-    match serde_json::to_value(code) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => "unknown".to_owned(),
     }
 }

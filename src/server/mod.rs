@@ -1,8 +1,10 @@
 //! The server: one axum router serving the Leptos page, the site's files and Socket.IO.
 
+pub mod activity;
 pub mod api;
 pub mod auth;
 mod bans;
+mod clock;
 pub mod cluster;
 pub mod config;
 mod draining;
@@ -121,20 +123,29 @@ pub async fn run(
         drain: draining::Drain::new(),
     };
     let drain = gate.drain.clone();
+    // Tasks that live as long as this function: dropping the set aborts them.
+    let mut background = tokio::task::JoinSet::new();
     let api = match &config.api_key {
         Some(key) => {
-            info!("server API on /api/");
+            info!("server API on /api/, dashboard on /admin");
+            let (activity, sampled) = (hub.activity().clone(), hub.clone());
+            background.spawn(activity.sample_continuously(move || sampled.connections()));
             api::router(signaling::control::Control::new(hub.clone(), &io), key)
         }
         None => api::off(),
     };
-    let app = router(options, config.list_directories, hub.clone())
-        .nest("/api", api)
-        .layer(socketio_layer)
-        .layer(axum::middleware::from_fn_with_state(
-            gate,
-            socketio_gate::socketio_gate,
-        ));
+    let app = router(
+        options,
+        config.list_directories,
+        hub.clone(),
+        config.api_key.is_some(),
+    )
+    .nest("/api", api)
+    .layer(socketio_layer)
+    .layer(axum::middleware::from_fn_with_state(
+        gate,
+        socketio_gate::socketio_gate,
+    ));
     if let Some(metrics_addr) = config.metrics_addr {
         serve_metrics(metrics_addr, metrics.clone(), hub.clone()).await?;
     }
@@ -241,10 +252,18 @@ async fn serve_metrics(
     Ok(())
 }
 
-fn router(options: LeptosOptions, list_directories: bool, hub: Hub) -> Router {
+/// The page, the dashboard (with the server API), `/healthz` and the site's files.
+fn router(options: LeptosOptions, list_directories: bool, hub: Hub, admin: bool) -> Router {
     let site_root = std::path::PathBuf::from(options.site_root.as_ref());
+    let mut router = Router::new();
+    if admin {
+        let options = options.clone();
+        let dashboard =
+            leptos_axum::render_app_to_stream(move || crate::app::admin_shell(options.clone()));
+        router = router.route(crate::app::ADMIN_PATH, get(dashboard));
+    }
     let page = leptos_axum::render_app_to_stream(move || crate::app::shell(options.clone()));
-    let router = Router::new()
+    let router = router
         .route("/", get(page))
         .route("/healthz", get(health::healthz).with_state(hub))
         .fallback_service(static_files::service(site_root, list_directories));

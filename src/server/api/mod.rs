@@ -33,6 +33,7 @@ pub fn router(control: Control, key: &str) -> Router {
         .route("/rooms/{room}/members/{id}", delete(routes::remove))
         .route("/rooms/{room}/messages", post(routes::say))
         .route("/tokens", post(routes::mint))
+        .route("/dashboard", get(routes::dashboard))
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn_with_state(key, authorize))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -1,7 +1,7 @@
 //! The API's handlers: each reads its path and body, calls [`Control`], and answers JSON.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,6 +27,24 @@ pub(super) async fn openapi() -> Response {
 
 pub(super) async fn not_found() -> ApiError {
     ApiError::not_found("no such API route")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Since {
+    /// The version the page has: the answer waits (a second at most) for a newer one.
+    after: Option<u64>,
+}
+
+/// `GET /api/dashboard[?after=VERSION]`: what the `/admin` page shows.
+pub(super) async fn dashboard(
+    State(control): State<Control>,
+    query: Result<Query<Since>, QueryRejection>,
+) -> Answer {
+    let Query(Since { after }) =
+        query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "malformed", r.body_text()))?;
+    let snapshot = control.dashboard(after).await;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(snapshot)).into_response())
 }
 
 /// `GET /api/rooms`.

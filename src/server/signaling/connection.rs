@@ -127,8 +127,10 @@ impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
     /// in the order it sent them.
     fn call(&self, socket: Arc<Socket<A>>, value: Value, _ack_id: Option<i64>) {
         let shared = &*self.0;
-        let metrics = &shared.session.hub().metrics;
+        let hub = shared.session.hub();
+        let metrics = &hub.metrics;
         let started = metrics.event_started();
+        hub.activity.event();
         let mut state = shared.state();
         if !state.open {
             return;

@@ -3,19 +3,27 @@
 //! the lists come from Redis, so any instance answers for all of them, and a removal goes to
 //! the instance holding the member.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use socketioxide::socket::Sid;
-use socketioxide::SocketIo;
+use socketioxide::{SocketIo, TransportType};
 
 use super::adapter::RoomAdapter;
 use super::delivery::{self, Audience, Reach, Sockets};
 use super::{moderation, Hub};
+use crate::dashboard::snapshot::{Person, RoomRow, Snapshot, MAX_ROOMS};
 use crate::protocol::{RemovalCode, RoomName, ServerEvent};
-use crate::server::cluster::{Cluster, RoomDetail};
+use crate::server::clock::now_ms;
+use crate::server::cluster::{self, Cluster, RoomDetail};
+use crate::server::rooms::Member;
 
 /// The sender id of messages the server API sends into a room: never a socket's id (those are
 /// 16 characters).
 pub const SERVER_SENDER: &str = "server";
+
+/// How long a dashboard request waits for a change before it answers anyway.
+pub const DASHBOARD_WAIT: Duration = Duration::from_secs(1);
 
 /// A room as the API lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -225,6 +233,97 @@ impl Control {
         cluster
             .remove(node, room, sid, Sid::new(), code)
             .map_err(|_| ControlError::Unavailable)
+    }
+
+    /// The dashboard's view of this instance, once it is newer than `after` (or after
+    /// [`DASHBOARD_WAIT`], for the charts' next second): the page asks again at once, so a
+    /// change shows as soon as it happens, and an idle server answers once a second.
+    pub async fn dashboard(&self, after: Option<u64>) -> Snapshot {
+        let activity = self.hub.activity();
+        if let Some(after) = after {
+            activity.newer_than(after, DASHBOARD_WAIT).await;
+        }
+        // Read first: a change from now on makes the next snapshot newer than this one.
+        let version = activity.version();
+        let cluster = self.hub.cluster();
+        let (listed, more_rooms, locals) = self.hub.rooms.with(|rooms| {
+            let mut listed: Vec<(RoomName, usize, bool)> = rooms
+                .summaries()
+                .map(|(room, here, locked)| {
+                    let everywhere = here + cluster.map_or(0, |c| c.remote_count(room.as_str()));
+                    (room.clone(), everywhere, locked)
+                })
+                .collect();
+            listed.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let more = listed.len().saturating_sub(MAX_ROOMS);
+            listed.truncate(MAX_ROOMS);
+            let locals: Vec<_> = listed
+                .iter()
+                .map(|(room, ..)| rooms.members_of(room.as_str()).unwrap_or_default())
+                .collect();
+            (listed, more, locals)
+        });
+        let rows = listed
+            .into_iter()
+            .zip(locals)
+            .map(|((room, members, locked), local)| {
+                let remote = cluster.map(|c| c.remote_members(room.as_str()));
+                RoomRow {
+                    people: self.people(local, remote.unwrap_or_default()),
+                    room: room.to_string(),
+                    locked,
+                    members,
+                }
+            })
+            .collect();
+        Snapshot {
+            version,
+            now: now_ms(),
+            node: cluster.map(|c| c.node().to_string()),
+            redis_up: cluster.map(Cluster::is_up),
+            connections: self.hub.connections(),
+            rooms: rows,
+            more_rooms,
+            recent: activity.recent(),
+            series: activity.series(),
+        }
+    }
+
+    /// A room's members as the dashboard lists them, in join order: this instance's `local`
+    /// ones with their transports, and the `remote` ones this instance knows of.
+    fn people(&self, local: Vec<(Sid, Member)>, remote: Vec<cluster::Member>) -> Vec<Person> {
+        let here = local.into_iter().map(|(sid, member)| {
+            let transport = self.sockets.get(sid).map(|socket| {
+                match socket.transport_type() {
+                    TransportType::Websocket => "websocket",
+                    TransportType::Polling => "polling",
+                }
+                .to_owned()
+            });
+            let person = Person {
+                id: sid.to_string(),
+                name: member.name.as_str().to_owned(),
+                sub: member.sub.as_deref().map(str::to_owned),
+                joined_at: Some(member.since),
+                transport,
+                instance: None,
+            };
+            (member.order, person)
+        });
+        let there = remote.into_iter().map(|member| {
+            let person = Person {
+                id: member.sid.to_string(),
+                name: member.name.as_str().to_owned(),
+                sub: None,
+                joined_at: None,
+                transport: None,
+                instance: Some(member.node.to_string()),
+            };
+            (member.order, person)
+        });
+        let mut people: Vec<(u64, Person)> = here.chain(there).collect();
+        people.sort_unstable_by_key(|(order, _)| *order);
+        people.into_iter().map(|(_, person)| person).collect()
     }
 
     /// Sends `data` into `room` as a `message` from [`SERVER_SENDER`], to every member on

@@ -25,7 +25,10 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::Hub;
-use crate::protocol::{CloseCode, Closing, RoomName, ServerEvent};
+use crate::dashboard::snapshot::HappeningKind;
+use crate::protocol::{wire_name, CloseCode, Closing, RoomName, ServerEvent};
+use crate::server::activity::happening;
+use crate::server::clock::now_ms;
 use crate::server::cluster::Unavailable;
 
 /// How long an evicted socket is given to take its `closing` notice and disconnect. After
@@ -190,6 +193,11 @@ fn announce<A: Adapter>(
 ) {
     warn!(id = %sid, ?code, rooms = left.len(), "disconnecting a client: {}", code.describe());
     hub.metrics.evicted(code);
+    hub.activity.record(|| {
+        let (kind, id) = (HappeningKind::Evicted, Some(sid.to_string()));
+        let detail = wire_name(&code);
+        happening(now_ms(), kind, None, id, None, Some(&detail))
+    });
     let hub = hub.clone();
     // Spawned: telling the rooms may evict others in turn, and closing may have to wait.
     tokio::spawn(async move {

@@ -1,18 +1,40 @@
-//! The webhook events of this instance's members joining and leaving rooms (with
-//! `--webhook-url`): built where the Hub changes the rooms, and queued without waiting.
+//! What is told of this instance's members joining and leaving rooms: the webhook events (with
+//! `--webhook-url`), queued without waiting, and the dashboard's recent activity (with
+//! `--api-key`). Built where the Hub changes the rooms.
 
 use socketioxide::socket::Sid;
 
-use super::{session, Hub};
+use super::Hub;
+use crate::dashboard::snapshot::HappeningKind;
 use crate::protocol::RoomName;
+use crate::server::activity::happening;
+use crate::server::clock::now_ms;
 use crate::server::cluster::Reason;
 use crate::server::rooms::Member;
 use crate::server::webhooks::{Event, Kind, Peer, WebhookHealth, Webhooks};
 
 impl Hub {
-    /// Webhooks: `sid` joined `room` (as `member`), which now has `members` on every instance;
-    /// with the first, the room started.
+    /// Whether anyone is told of joins and leaves: the rooms' member records are then read
+    /// for them.
+    pub(super) fn hooked(&self) -> bool {
+        self.webhooks.is_some() || self.activity.is_enabled()
+    }
+
+    /// `sid` joined `room` (as `member`), which now has `members` on every instance; with the
+    /// first, the room started.
     pub(super) fn joined_hook(&self, sid: Sid, room: &RoomName, member: &Member, members: usize) {
+        self.activity.record(|| {
+            let name = Some(member.name.as_str());
+            let id = Some(sid.to_string());
+            happening(
+                member.since,
+                HappeningKind::Joined,
+                Some(room.as_str()),
+                id,
+                name,
+                None,
+            )
+        });
         let Some(webhooks) = &self.webhooks else {
             return;
         };
@@ -35,8 +57,8 @@ impl Hub {
         ));
     }
 
-    /// Webhooks: `sid` left `room` for `reason`; `remaining` are still in it on every instance;
-    /// with none, the room finished.
+    /// `sid` left `room` for `reason`; `remaining` are still in it on every instance; with
+    /// none, the room finished.
     pub(super) fn left_hook(
         &self,
         sid: Sid,
@@ -45,10 +67,15 @@ impl Hub {
         reason: Reason,
         remaining: usize,
     ) {
+        let now = now_ms();
+        self.activity.record(|| {
+            let (name, id) = (Some(member.name.as_str()), Some(sid.to_string()));
+            let why = Some(reason.as_str());
+            happening(now, HappeningKind::Left, Some(room.as_str()), id, name, why)
+        });
         let Some(webhooks) = &self.webhooks else {
             return;
         };
-        let now = session::now_ms();
         let peer = peer_of(sid, &member);
         let reason = Some(reason.as_str());
         webhooks.send(Event::new(
@@ -67,7 +94,7 @@ impl Hub {
     /// Webhooks: `room` has no member left (on any instance).
     pub(super) fn finished_hook(&self, room: &RoomName) {
         if let Some(webhooks) = &self.webhooks {
-            let now = session::now_ms();
+            let now = now_ms();
             webhooks.send(Event::new(
                 Kind::RoomFinished,
                 room.as_str(),
@@ -78,7 +105,7 @@ impl Hub {
         }
     }
 
-    /// Webhooks for `sid` having left each of `rooms` (each with its remaining count) for
+    /// For `sid` having left each of `rooms` (each with its remaining count) for
     /// `reason`; `memberships` is what the rooms held of it before.
     pub(super) fn left_hooks(
         &self,

@@ -46,6 +46,7 @@ use socketioxide::SocketIo;
 use adapter::RoomAdapter;
 use tracing::{debug, info, warn};
 
+use super::activity::{happening, Activity};
 use super::auth::{Grant, TokenError, TokenId, Tokens};
 use super::bans::Bans;
 use super::cluster::{Cluster, Reason, StartError, Starter};
@@ -54,7 +55,9 @@ use super::metrics::Metrics;
 use super::rooms::{JoinLimits, Left, RoomRegistry};
 use super::webhooks::Webhooks;
 use super::Config;
+use crate::dashboard::snapshot::HappeningKind;
 use crate::protocol::RoomName;
+use crate::server::clock::now_ms;
 use connection::Connection;
 
 /// State shared by every connection: a cheap-to-clone handle.
@@ -80,6 +83,8 @@ pub struct Hub {
     webhooks: Option<Webhooks>,
     /// Empty without `--metrics-addr`.
     metrics: Metrics,
+    /// What the dashboard shows besides the rooms; empty without `--api-key`.
+    activity: Activity,
     settings: Arc<Settings>,
 }
 
@@ -126,6 +131,10 @@ impl Hub {
             bans: Arc::default(),
             webhooks,
             metrics,
+            activity: match config.api_key {
+                Some(_) => Activity::enabled(),
+                None => Activity::default(),
+            },
             settings: Arc::new(Settings {
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
@@ -209,7 +218,7 @@ impl Hub {
     /// `sid` leaves `room` (for `reason`: it left, or was kicked); `remaining` counts every
     /// instance's members.
     fn leave(&self, sid: Sid, room: &RoomName, reason: Reason) -> Left {
-        let hooked = self.webhooks.is_some();
+        let hooked = self.hooked();
         let (left, member) = self.rooms.with(|rooms| {
             let member = rooms.member(&sid, room).filter(|_| hooked).cloned();
             (rooms.leave(&sid, room), member)
@@ -236,7 +245,7 @@ impl Hub {
     /// session's flag, cleared under the rooms' lock, so a seat the cluster grants from now on
     /// is given back rather than taken (see `session::Session::seated`).
     fn remove(&self, sid: Sid, open: &AtomicBool) -> Vec<(RoomName, usize)> {
-        let hooked = self.webhooks.is_some();
+        let hooked = self.hooked();
         let (left, memberships) = self.rooms.with(|rooms| {
             open.store(false, Ordering::SeqCst);
             let memberships = if hooked {
@@ -255,7 +264,7 @@ impl Hub {
     /// Takes `sid` out of every room and keeps it out until its connection ends (see
     /// [`crate::server::rooms::Rooms::evict`]); `None` if it was evicted already.
     fn evict(&self, sid: Sid) -> Option<Vec<(RoomName, usize)>> {
-        let hooked = self.webhooks.is_some();
+        let hooked = self.hooked();
         let (left, memberships) = self.rooms.with(|rooms| {
             let memberships = if hooked {
                 rooms.memberships(&sid)
@@ -338,6 +347,20 @@ impl Hub {
 
     fn connection_closed(&self) {
         self.connections.fetch_sub(1, Ordering::SeqCst);
+        self.activity.changed();
+    }
+
+    /// For the dashboard: `sid` was refused at connect, `why`.
+    fn connection_refused(&self, sid: &Sid, why: &str) {
+        self.activity.record(|| {
+            let (kind, id) = (HappeningKind::ConnectionRefused, Some(sid.to_string()));
+            happening(now_ms(), kind, None, id, None, Some(why))
+        });
+    }
+
+    /// What the dashboard shows besides the rooms.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
     }
 }
 
@@ -351,6 +374,7 @@ async fn open_session<A: Adapter>(
         .map_err(|err| {
             info!(id = %socket.id, %err, "connection refused: bad join token");
             hub.metrics.connection_refused("token");
+            hub.connection_refused(&socket.id, &err.to_string());
             err
         })?;
     let limit = hub.settings.max_connections;
@@ -358,9 +382,11 @@ async fn open_session<A: Adapter>(
         hub.connection_closed();
         warn!(limit, "connection refused: the server is full");
         hub.metrics.connection_refused("server_full");
+        hub.connection_refused(&socket.id, &ConnectRefused::Full.to_string());
         return Err(ConnectRefused::Full);
     }
     hub.metrics.connected();
+    hub.activity.changed();
     let grant = Arc::new(grant);
     // For a kick, which finds the member's token through its socket.
     socket.extensions.insert(grant.clone());

@@ -12,11 +12,14 @@ use tracing::{debug, info};
 
 use super::delivery::{self, Audience, Reach, Sockets};
 use super::{moderation, Hub};
+use crate::dashboard::snapshot::HappeningKind;
 use crate::protocol::{
-    event, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode, RemovalCode,
-    RoomName, ServerEvent, Signal,
+    event, wire_name, ClientEvent, DisplayName, JoinOptions, Peer, Refusal, RefusalCode,
+    RemovalCode, RoomName, ServerEvent, Signal,
 };
+use crate::server::activity::happening;
 use crate::server::auth::Grant;
+use crate::server::clock::now_ms;
 use crate::server::cluster::{self, Cluster, Reason, Seating};
 use crate::server::rooms::{Joined, Left, Member, Seat};
 
@@ -223,7 +226,7 @@ impl<A: Adapter> Session<A> {
         let (peers, arrived) = match joined {
             Joined::Added { members, others } => {
                 info!(%id, %room, members, "joined; the number of users in the room is {members}");
-                if self.hub.webhooks.is_some() {
+                if self.hub.hooked() {
                     let seated = self.hub.rooms.with(|r| r.member(&self.sid, &room).cloned());
                     if let Some(seated) = seated {
                         self.hub.joined_hook(self.sid, &room, &seated, members);
@@ -248,6 +251,10 @@ impl<A: Adapter> Session<A> {
             Joined::Full { capacity } => {
                 info!(%id, %room, capacity, "join refused: the room is full");
                 self.hub.metrics.full();
+                self.hub.activity.record(|| {
+                    let (kind, who) = (HappeningKind::Full, Some(id.to_string()));
+                    happening(now_ms(), kind, Some(room.as_str()), who, None, None)
+                });
                 return self.reply(ServerEvent::Full {
                     room: room.to_string(),
                     id: id.to_string(),
@@ -435,6 +442,11 @@ impl<A: Adapter> Session<A> {
     pub(super) fn refuse(&self, refusal: Refusal) {
         debug!(id = %self.id, event = %refusal.event, code = ?refusal.code, "refused");
         self.hub.metrics.refused(refusal.code);
+        self.hub.activity.record(|| {
+            let (kind, id) = (HappeningKind::Refused, Some(self.id.to_string()));
+            let detail = format!("{} {}", refusal.event, wire_name(&refusal.code));
+            happening(now_ms(), kind, None, id, None, Some(detail.trim_start()))
+        });
         self.reply(ServerEvent::Refused(refusal));
     }
 }
@@ -447,13 +459,6 @@ fn peers_of(others: Vec<(Sid, DisplayName)>) -> Vec<Peer> {
             name: name.as_str().to_owned(),
         })
         .collect()
-}
-
-/// Now, in milliseconds since the epoch: when a member joins.
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A cluster room's roster: this instance's other members and the other instances', merged in
