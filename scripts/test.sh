@@ -19,6 +19,8 @@ packages=()
 command -v chromium >/dev/null || packages+=(chromium)
 # The cluster tests start their own redis-server processes on loopback ports of their own.
 command -v redis-server >/dev/null || packages+=(redis-server)
+# The connectivity check's browser test relays through real TURN servers on loopback.
+command -v turnserver >/dev/null || packages+=(coturn)
 if [ -z "$container" ]; then
   command -v podman >/dev/null || packages+=(podman)
   command -v runc >/dev/null || packages+=(runc)
@@ -47,7 +49,7 @@ step "fuzzing the decoders (fixed seed, bounded)"
 scripts/fuzz.sh
 
 step "release build"
-cargo leptos build --release --precompress
+scripts/build.sh
 
 # serve NAME PORT [flags...]: a release server on 127.0.0.1:PORT, logging to target/NAME.log;
 # returns once it answers.
@@ -57,16 +59,18 @@ serve() {
   local name=$1 port=$2; shift 2
   target/release/signalroom --addr "127.0.0.1:$port" --log-file "target/$name.log" --log-level warn "$@" &
   pids+=($!)
+  local scheme=http
+  [[ " $* " == *" --tls-self-signed "* ]] && scheme=https
   for _ in $(seq 50); do
-    curl -sf "http://127.0.0.1:$port/" >/dev/null && return
+    curl -sfk "$scheme://127.0.0.1:$port/" >/dev/null && return
     kill -0 "${pids[-1]}" 2>/dev/null || { echo "$name exited" >&2; exit 1; }
     sleep 0.2
   done
   echo "$name did not answer" >&2; exit 1
 }
 
-# One signalroom alone, as the tutorial's server, a cluster of two on a Redis of their own, and
-# one that checks join tokens.
+# One signalroom alone, as the tutorial's server, a cluster of two on a Redis of their own, one
+# that checks join tokens, one for operators (API, dashboard, TURN) and one over TLS.
 port=${SIGNALROOM_TEST_PORT:-9985}
 redis_port=$((port + 4))
 step "starting signalroom on 127.0.0.1:$port, and two instances on a Redis at 127.0.0.1:$redis_port"
@@ -79,9 +83,38 @@ serve test-cluster-b $((port + 3)) --redis-url "redis://127.0.0.1:$redis_port"
 # And one that checks join tokens.
 export SIGNALROOM_TEST_SECRET="test.sh's secret, thirty-two bytes or more"
 serve test-secured $((port + 5)) --auth-secret "$SIGNALROOM_TEST_SECRET"
+
+# turn NAME PORT SECRET: coturn on 127.0.0.1:PORT checking credentials made with SECRET
+# (use-auth-secret, as signalroom's --turn-secret makes them), relaying on 127.0.0.1.
+turn() {
+  local name=$1 port=$2 secret=$3 relays=$4
+  turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$port" \
+    --min-port="$relays" --max-port=$((relays + 39)) --realm=signalroom.test --use-auth-secret \
+    --static-auth-secret="$secret" --no-cli --no-tls --no-dtls --allow-loopback-peers \
+    --fingerprint --log-file=stdout --simple-log --userdb="target/$name.sqlite" \
+    --pidfile="target/$name.pid" >"target/$name.log" 2>&1 &
+  pids+=($!)
+}
+# And one for operators: the server API and its dashboard, and ICE servers for the
+# connectivity check (a STUN and TURN server that knows its secret, a TURN server with another
+# secret, and a TURN port where nothing listens).
+export SIGNALROOM_TEST_API_KEY="test.sh's API key"
+export SIGNALROOM_TEST_TURN_PORT=$((port + 11)) SIGNALROOM_TEST_WRONG_TURN_PORT=$((port + 12))
+export SIGNALROOM_TEST_CLOSED_PORT=$((port + 13))
+turn_secret="test.sh's TURN secret"
+turn test-turn "$SIGNALROOM_TEST_TURN_PORT" "$turn_secret" 49160
+turn test-turn-wrong "$SIGNALROOM_TEST_WRONG_TURN_PORT" "another secret" 49200
+turn_url() { echo "turn:127.0.0.1:$1?transport=udp"; }
+SIGNALROOM_TURN_SECRET="$turn_secret" serve test-ops $((port + 6)) --api-key "$SIGNALROOM_TEST_API_KEY" \
+  --stun-urls "stun:127.0.0.1:$SIGNALROOM_TEST_TURN_PORT" \
+  --turn-urls "$(turn_url "$SIGNALROOM_TEST_TURN_PORT"),$(turn_url "$SIGNALROOM_TEST_WRONG_TURN_PORT"),$(turn_url "$SIGNALROOM_TEST_CLOSED_PORT")"
+# And one over TLS, with a certificate made at startup.
+serve test-tls $((port + 7)) --tls-self-signed
 export SIGNALROOM_URL="http://127.0.0.1:$port"
 export SIGNALROOM_CLUSTER_URLS="http://127.0.0.1:$((port + 2)),http://127.0.0.1:$((port + 3))"
 export SIGNALROOM_SECURED_URL="http://127.0.0.1:$((port + 5))"
+export SIGNALROOM_OPS_URL="http://127.0.0.1:$((port + 6))"
+export SIGNALROOM_TLS_URL="https://127.0.0.1:$((port + 7))"
 
 step "Socket.IO client compatibility (socket.io-client 2.x and 4.x, alone and across instances)"
 (cd end2end && node --test compat/)

@@ -5,7 +5,9 @@
 //! - [`session`]: the call's state and what each room event does to it.
 //! - [`peer`]: one `RTCPeerConnection`, negotiated with the "perfect negotiation" pattern.
 //! - [`tiles`]: the video grid.
+//! - [`connectivity`]: which STUN and TURN servers work from here ("Test connectivity").
 
+mod connectivity;
 mod peer;
 mod session;
 mod tiles;
@@ -40,8 +42,17 @@ pub fn CallPanel(
                 </button>
                 <button id="hang-up" on:click=move |_| session.with_value(|s| s.hang_up())
                     disabled=move || !in_call.get()>"Hang up"</button>
+                <button id="test-connectivity" on:click=move |_| session.with_value(|s| s.check_connectivity())
+                    disabled=move || !joined.get() || view.checking.get()
+                    title="Check which STUN and TURN servers work from this network">"Test connectivity"</button>
             </div>
             <p id="call-status" role="status">{move || view.status.get()}</p>
+            <div id="connectivity" class="connectivity" aria-live="polite">
+                <p id="connectivity-verdict">{move || view.verdict.get()}</p>
+                <ul>
+                    {move || view.checks.get().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                </ul>
+            </div>
             <div id=tiles::GRID_ID class="videos"></div>
         </section>
     }

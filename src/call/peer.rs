@@ -17,6 +17,7 @@ use web_sys::{
     RtcTrackEvent,
 };
 
+use crate::browser::sleep;
 use crate::protocol::{IceCandidate, IceServer, Signal};
 
 /// What a link reports to the call it belongs to.
@@ -266,22 +267,12 @@ impl PeerLink {
 
 /// `setLocalDescription()` without arguments: the browser creates the offer or answer the
 /// signaling state calls for. web-sys only binds the form that takes a description.
-fn set_local_description(pc: &RtcPeerConnection) -> Promise {
+pub(super) fn set_local_description(pc: &RtcPeerConnection) -> Promise {
     Reflect::get(pc, &"setLocalDescription".into())
         .and_then(|f| f.dyn_into::<Function>())
         .and_then(|f| f.call0(pc))
         .and_then(|p| p.dyn_into::<Promise>())
         .unwrap_or_else(|err| Promise::reject(&err))
-}
-
-/// Resolves after `ms` milliseconds.
-async fn sleep(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
 }
 
 /// `restartIce()`: the next offer gathers new candidates. Not bound by web-sys.
@@ -294,7 +285,7 @@ fn restart_ice(pc: &RtcPeerConnection) {
     }
 }
 
-fn ice_server_list(servers: &[IceServer]) -> Array {
+pub(super) fn ice_server_list(servers: &[IceServer]) -> Array {
     servers
         .iter()
         .map(|server| {

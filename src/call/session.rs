@@ -15,6 +15,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
+use super::connectivity;
 use super::peer::{Callbacks, PeerLink};
 use super::tiles;
 use crate::protocol::{ClientEvent, IceServer, RoomName, ServerEvent, Signal};
@@ -26,6 +27,10 @@ pub struct CallView {
     pub in_call: RwSignal<bool>,
     pub muted: RwSignal<bool>,
     pub hidden: RwSignal<bool>,
+    /// The connectivity check: running, each server's line, and what it means for calls.
+    pub checking: RwSignal<bool>,
+    pub checks: RwSignal<Vec<String>>,
+    pub verdict: RwSignal<String>,
 }
 
 impl CallView {
@@ -35,6 +40,9 @@ impl CallView {
             in_call: RwSignal::new(false),
             muted: RwSignal::new(false),
             hidden: RwSignal::new(false),
+            checking: RwSignal::new(false),
+            checks: RwSignal::new(Vec::new()),
+            verdict: RwSignal::new(String::new()),
         }
     }
 }
@@ -95,7 +103,10 @@ impl CallSession {
                     .insert(id.clone(), name.clone());
             }
             ServerEvent::IceServers(servers) => {
-                self.state.borrow_mut().ice_servers = servers.clone()
+                self.state.borrow_mut().ice_servers = servers.clone();
+                if self.view.checking.get_untracked() {
+                    self.run_check(servers.clone());
+                }
             }
             ServerEvent::Bye { id, .. } => {
                 self.state.borrow_mut().peers.remove(id);
@@ -133,6 +144,33 @@ impl CallSession {
                     call.view.status.set(reason);
                 }
             }
+        });
+    }
+
+    /// Checks which STUN and TURN servers work from here, with fresh credentials: asks the
+    /// server for them, and runs the check when they come.
+    pub fn check_connectivity(&self) {
+        if self.view.checking.get_untracked() {
+            return;
+        }
+        self.view.checking.set(true);
+        self.view.checks.set(Vec::new());
+        self.view.verdict.set("Testing connectivity…".into());
+        if !(self.emit)(&ClientEvent::IceServers) {
+            self.view.checking.set(false);
+            self.view
+                .verdict
+                .set("Not connected: connect to a room first.".into());
+        }
+    }
+
+    fn run_check(&self, servers: Vec<IceServer>) {
+        let view = self.view;
+        leptos::task::spawn_local(async move {
+            let report = connectivity::report(servers).await;
+            view.checks.set(report.lines);
+            view.verdict.set(report.verdict.to_owned());
+            view.checking.set(false);
         });
     }
 
