@@ -10,8 +10,10 @@
 #     (every message crosses); CPU and memory are the instances' and Redis's together. Also one
 #     signalroom alone at the same fixed load, for the latency that crossing adds.
 #   cluster-quick (about a minute): the same, short, to keep it working.
-#   metrics (about two minutes): signalroom alone at saturation, with and without
-#     --metrics-addr (scraped every second), 7 rounds in alternation: what metrics cost.
+#   metrics (about five minutes): what metrics cost. signalroom alone on one worker thread at
+#     saturation, with and without --metrics-addr (scraped every second), 11 rounds in
+#     alternation, compared round by round; then the same load under callgrind (if valgrind is
+#     installed), which counts the instructions the server runs per delivery, noise-free.
 # quick and full also run signalroom with --metrics-addr at saturation (the report's "metrics on"
 # line: the cost of metrics), time the page's hydration in headless Chromium (if installed) and report
 # the bundle's brotli size.
@@ -28,7 +30,7 @@ case $mode in
   full) rounds=5; secs=4; conns=5000; churn_secs=3; sweep="0.25 0.5 1 1.5 2 3"; hold=20000 ;;
   cluster) rounds=5; secs=4; conns=5000; hold=0 ;;
   cluster-quick) rounds=2; secs=1; conns=500; hold=0 ;;
-  metrics) rounds=7; secs=4; conns=0; hold=0 ;;
+  metrics) rounds=11; secs=4; conns=0; hold=0 ;;
   *) echo "usage: $0 [quick|full|cluster|cluster-quick|metrics]" >&2; exit 2 ;;
 esac
 rooms=10 members=10
@@ -112,31 +114,71 @@ fixed_from_last() {
   awk -v d="$deliveries" -v m=$members 'BEGIN { printf "%.0f", d / m / 2 }'
 }
 
-# metered_saturation: signalroom with metrics on, at saturation, scraped every second meanwhile
-# (Prometheus's default is every 15 s).
+# metered_saturation TAG [FLAGS...]: signalroom with metrics on, at saturation, scraped every
+# second meanwhile (Prometheus's default is every 15 s); its result tagged TAG.
 metered_saturation() {
-  start signalroom 9990 --metrics-addr 127.0.0.1:9989
+  local tag=$1; shift
+  start signalroom 9990 --metrics-addr 127.0.0.1:9989 "$@"
   (while curl -sf http://127.0.0.1:9989/metrics >"$out/metrics.txt"; do sleep 1; done) &
   local scraper=$!
-  load "signalroom --metrics-addr" saturation "${fanout[@]}"
+  load "signalroom --metrics-addr" "$tag" "${fanout[@]}"
   kill "$scraper" 2>/dev/null || true
   stop
 }
 
+# under_callgrind VARIANT: the fan-out against signalroom (plain or metered) run by callgrind,
+# counting from just before the load to just after it; appends the instructions to the results.
+under_callgrind() {
+  local variant=$1 label=signalroom flags=() file="$out/callgrind.$1"
+  if [ "$variant" = metered ]; then label="signalroom --metrics-addr"; flags=(--metrics-addr 127.0.0.1:9989); fi
+  valgrind --tool=callgrind --callgrind-out-file="$file.%p" "$server_bin" --addr 127.0.0.1:9990 \
+    --log-file "" --log-level warn --event-rate 0 --threads 1 "${flags[@]}" >>"$out/callgrind.log" 2>&1 &
+  local pid=$!
+  pids=("$pid"); addrs=(127.0.0.1:9990)
+  until curl -sf "http://127.0.0.1:9990/socket.io/?EIO=4&transport=polling" >/dev/null; do sleep 0.5; done
+  local scraper=""
+  if [ "$variant" = metered ]; then
+    (while curl -sf http://127.0.0.1:9989/metrics >/dev/null; do sleep 1; done) &
+    scraper=$!
+  fi
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  local line
+  line=$(target/release/loadgen --addr=127.0.0.1:9990 --pid="$pid" --label "$label" --tag callgrind-load \
+    fanout --rooms $rooms --members $members --size 100 --duration 10)
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  [ -n "$scraper" ] && kill "$scraper" 2>/dev/null
+  stop
+  local instructions deliveries
+  instructions=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$file.$pid".[0-9]* | head -1)
+  deliveries=$(echo "$line" | sed -E 's/.*"deliveries":([0-9]+).*/\1/')
+  echo "{\"server\":\"$label\",\"tag\":\"callgrind\",\"instructions\":$instructions,\"deliveries\":$deliveries}" \
+    | tee -a "$results"
+}
+
 if [ "$mode" = metrics ]; then
+  # One worker thread: the server on one core and the load generator on the other, which keeps
+  # the machine's scheduling out of the comparison as far as it can be.
   for round in $(seq "$rounds"); do
     if [ $((round % 2)) = 1 ]; then order="plain metered"; else order="metered plain"; fi
     for variant in $order; do
       echo "== metrics round $round/$rounds: $variant"
       if [ "$variant" = plain ]; then
-        start signalroom 9990
-        load signalroom saturation "${fanout[@]}"
+        start signalroom 9990 --threads 1
+        load signalroom metrics "${fanout[@]}"
         stop
       else
-        metered_saturation
+        metered_saturation metrics --threads 1
       fi
     done
   done
+  if command -v valgrind >/dev/null; then
+    for variant in plain metered; do
+      echo "== under callgrind: $variant"
+      under_callgrind "$variant"
+    done
+  else
+    echo "(no valgrind: the instruction counts are skipped)"
+  fi
   echo
   target/release/loadgen report "$results" | tee "$out/report.md"
   echo "results: $results"
@@ -203,7 +245,7 @@ for round in $(seq "$rounds"); do
   # With metrics on: the report's "metrics on" line (scripts/bench.sh metrics measures it
   # more closely).
   echo "== round $round/$rounds: signalroom --metrics-addr"
-  metered_saturation
+  metered_saturation saturation
   # The fixed-load runs need Node's saturation first, so they follow within the round.
   for kind in $order; do
     start "$kind" 9990
@@ -236,7 +278,10 @@ if command -v chromium >/dev/null; then
 else
   echo "(no chromium: the page hydration benchmark is skipped)"
 fi
-sizes=$(for f in target/site/pkg/signalroom.wasm target/site/pkg/signalroom.js target/site/pkg/signalroom.css; do
+# What the chat page loads: its WASM, its JS, the split loader's JS and the stylesheet (the
+# dashboard's and the connectivity check's WASM files load only where they are used).
+sizes=$(for f in target/site/pkg/signalroom.wasm target/site/pkg/signalroom.js \
+  target/site/pkg/__wasm_split.*.js target/site/pkg/signalroom.css; do
   [ -f "$f.br" ] && stat -c %s "$f.br"; done | awk '{ total += $1 } END { print total + 0 }')
 echo "{\"server\":\"signalroom\",\"tag\":\"bundle\",\"brotli_bytes\":${sizes:-0}}" | tee -a "$results"
 

@@ -66,6 +66,7 @@ pub fn run(input: &std::path::Path, svg: Option<&std::path::Path>) -> anyhow::Re
         .context("a line is not JSON")?;
     print!("{}", table(&lines));
     print!("{}", cluster_table(&lines));
+    print!("{}", metrics_rounds(&lines));
     if let Some(path) = svg {
         std::fs::write(path, chart(&lines))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -432,6 +433,62 @@ fn metrics_cost(lines: &[Value]) -> String {
     }
 }
 
+/// `scripts/bench.sh metrics`: what keeping metrics costs, round by round (each round's two runs
+/// back to back, so a slow moment of the machine touches both), and in instructions under
+/// callgrind, which no other load on the machine changes.
+fn metrics_rounds(lines: &[Value]) -> String {
+    let runs = |server: &str| -> Vec<f64> {
+        lines
+            .iter()
+            .filter(|l| l["tag"] == "metrics" && l["server"] == server)
+            .filter_map(|l| l["deliveries_per_cpu_s"].as_f64())
+            .collect()
+    };
+    let (plain, metered) = (runs(OURS), runs(OURS_METERED));
+    let mut out = String::new();
+    let mut changes: Vec<f64> = plain
+        .iter()
+        .zip(&metered)
+        .filter(|(p, _)| **p > 0.0)
+        .map(|(p, m)| (m / p - 1.0) * 100.0)
+        .collect();
+    if !changes.is_empty() {
+        changes.sort_by(f64::total_cmp);
+        let quarter = changes.len() / 4;
+        let _ = writeln!(
+            out,
+            "\nmetrics on (`{OURS_METERED}`, scraped every second), one worker thread at saturation, \
+             {} rounds: deliveries per CPU-second change by {:+.1} % (median of the rounds; \
+             middle half {:+.1} % to {:+.1} %, all {:+.1} % to {:+.1} %); target: no drop beyond 3 %",
+            changes.len(),
+            median_of(changes.clone()).unwrap_or_default(),
+            changes[quarter],
+            changes[changes.len() - 1 - quarter],
+            changes[0],
+            changes[changes.len() - 1],
+        );
+    }
+    let per_delivery = |server: &str| {
+        lines
+            .iter()
+            .find(|l| l["tag"] == "callgrind" && l["server"] == server)
+            .and_then(|l| Some(l["instructions"].as_f64()? / l["deliveries"].as_f64()?))
+            .filter(|v| v.is_finite())
+    };
+    if let (Some(plain), Some(metered)) = (per_delivery(OURS), per_delivery(OURS_METERED)) {
+        let _ = writeln!(
+            out,
+            "under callgrind (the same load, one thread): {} instructions per delivery without \
+             metrics, {} with ({:+.1} %), counted in user space; metrics make no system calls \
+             but the scrapes'",
+            human(plain),
+            human(metered),
+            (metered / plain - 1.0) * 100.0
+        );
+    }
+    out
+}
+
 fn human(v: f64) -> String {
     if v >= 10_000.0 {
         let s = format!("{:.0}", v);
@@ -629,6 +686,38 @@ mod tests {
         let out = kernel_lines(&lines);
         assert!(out.contains("is 3.75× signalroom's kernel time"), "{out}");
         assert!(!out.contains("rough"), "{out}");
+    }
+
+    #[test]
+    fn metrics_rounds_are_compared_pairwise_and_in_instructions() {
+        let run = |server: &str, per_cpu_s: f64| json!({"tag": "metrics", "server": server, "deliveries_per_cpu_s": per_cpu_s});
+        // Rounds whose machine speed varies by far more than the cost: 100 → 99, 200 → 196,
+        // 50 → 50.5, 80 → 79.2.
+        let mut lines = vec![
+            run(OURS, 100.0),
+            run(OURS_METERED, 99.0),
+            run(OURS_METERED, 196.0),
+            run(OURS, 200.0),
+            run(OURS, 50.0),
+            run(OURS_METERED, 50.5),
+            run(OURS, 80.0),
+            run(OURS_METERED, 79.2),
+        ];
+        let out = metrics_rounds(&lines);
+        assert!(
+            out.contains("4 rounds: deliveries per CPU-second change by -1.0 %"),
+            "{out}"
+        );
+        assert!(out.contains("all -2.0 % to +1.0 %"), "{out}");
+        assert!(!out.contains("callgrind"), "{out}");
+        lines.push(json!({"tag": "callgrind", "server": OURS, "instructions": 6_000_000, "deliveries": 1000}));
+        lines.push(json!({"tag": "callgrind", "server": OURS_METERED, "instructions": 6_060_000, "deliveries": 1000}));
+        let out = metrics_rounds(&lines);
+        assert!(
+            out.contains("6000 instructions per delivery without metrics, 6060 with (+1.0 %)"),
+            "{out}"
+        );
+        assert_eq!(metrics_rounds(&[]), "");
     }
 
     #[test]
