@@ -127,6 +127,13 @@ pub fn Chat() -> impl IntoView {
         SocketEvent::Event(
             ServerEvent::Roster { .. } | ServerEvent::Signal { .. } | ServerEvent::IceServers(_),
         ) => {}
+        // Resuming is the connection's business (see `client::socket`).
+        SocketEvent::Event(
+            ServerEvent::Resumable(_)
+            | ServerEvent::Resumed(_)
+            | ServerEvent::ResumeFailed(_)
+            | ServerEvent::Away { .. },
+        ) => {}
         SocketEvent::Event(ServerEvent::Closing(closing)) => {
             // The disconnect follows; leaving the phase idle keeps this reason on screen.
             status.set(format!("Disconnected by the server: {}", closing.message));

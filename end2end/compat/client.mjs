@@ -70,6 +70,8 @@ export async function client(flavour, url, events = EVENTS, { token } = {}) {
   return {
     socket,
     emit: (...args) => socket.emit(...args),
+    /** The next event, whatever it is: `{name, args}`. */
+    next,
     async expect(name) {
       const event = await next();
       assert.equal(event.name, name, `expected ${name}, got ${JSON.stringify(event)}`);

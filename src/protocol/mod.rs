@@ -6,23 +6,28 @@
 //! and `message(room, senderId, data)`. Everything else is an addition old clients can ignore:
 //! the course's `otherjoin` and `full`, a `roster`, directed `signal`s and `ice_servers` for
 //! WebRTC calls, `refused` and `closing`, so a client always learns why the server did not
-//! act or is ending its connection, and moderation (`kick`, `lock`, `unlock`; `removed` and
-//! `locked`) for servers that check join tokens.
+//! act or is ending its connection, moderation (`kick`, `lock`, `unlock`; `removed` and
+//! `locked`) for servers that check join tokens, and resuming a dropped connection for clients
+//! that ask.
 //!
 //! - [`names`]: room and display names, validated.
 //! - [`client`]: what clients send; [`server`]: what the server sends.
 //! - [`signal`]: WebRTC payloads relayed between peers, and ICE servers.
 //! - [`errors`]: refusal and close codes.
+//! - [`resume`]: resuming a dropped connection as the same peer (`resumable`, `resumed`,
+//!   `resume_failed`, `away`, and the position each event carries).
 
 mod client;
 mod errors;
 mod names;
+mod resume;
 mod server;
 mod signal;
 
 pub use client::{ClientEvent, JoinOptions, MAX_REQUESTED_CAPACITY};
 pub use errors::{wire_name, CloseCode, Closing, Refusal, RefusalCode, Removal, RemovalCode};
 pub use names::{DisplayName, RoomName, MAX_NAME_CHARS, MAX_ROOM_CHARS};
+pub use resume::{take_seq, with_seq, ResumeAsk, ResumeFailure, ResumeFailureCode, ResumeGrant};
 pub use server::{Peer, ServerEvent};
 pub use signal::{IceCandidate, IceServer, Signal};
 
@@ -46,6 +51,10 @@ pub mod event {
     pub const UNLOCK: &str = "unlock";
     pub const REMOVED: &str = "removed";
     pub const LOCKED: &str = "locked";
+    pub const RESUMABLE: &str = "resumable";
+    pub const RESUMED: &str = "resumed";
+    pub const RESUME_FAILED: &str = "resume_failed";
+    pub const AWAY: &str = "away";
 }
 
 #[cfg(test)]

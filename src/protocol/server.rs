@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{event, Closing, IceServer, Refusal, Removal, Signal};
+use super::{event, Closing, IceServer, Refusal, Removal, ResumeFailure, ResumeGrant, Signal};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
@@ -45,6 +45,15 @@ pub enum ServerEvent {
     Removed { room: String, reason: Removal },
     /// To everyone in the room when a moderator locks it (no new joins) or unlocks it.
     Locked { room: String, locked: bool },
+    /// To a client that asked to be resumable, once connected: its token.
+    Resumable(ResumeGrant),
+    /// To a client that resumed: its peer id, rooms and next token; what it missed follows.
+    Resumed(ResumeGrant),
+    /// To a client whose resume could not be done: it has a new session.
+    ResumeFailed(ResumeFailure),
+    /// To the rest of the room when `id`'s connection dropped: it may come back within the
+    /// grace period (then nothing more is said), or `bye` follows.
+    Away { room: String, id: String },
 }
 
 /// A room member as the roster lists it.
@@ -70,6 +79,10 @@ impl ServerEvent {
             Self::IceServers(_) => event::ICE_SERVERS,
             Self::Removed { .. } => event::REMOVED,
             Self::Locked { .. } => event::LOCKED,
+            Self::Resumable(_) => event::RESUMABLE,
+            Self::Resumed(_) => event::RESUMED,
+            Self::ResumeFailed(_) => event::RESUME_FAILED,
+            Self::Away { .. } => event::AWAY,
         }
     }
 
@@ -134,6 +147,13 @@ impl ServerEvent {
                 room: text(0)?,
                 locked: args.get(1)?.as_bool()?,
             },
+            event::RESUMABLE => Self::Resumable(typed(args, 0)?),
+            event::RESUMED => Self::Resumed(typed(args, 0)?),
+            event::RESUME_FAILED => Self::ResumeFailed(typed(args, 0)?),
+            event::AWAY => Self::Away {
+                room: text(0)?,
+                id: text(1)?,
+            },
             _ => return None,
         })
     }
@@ -161,7 +181,8 @@ impl Serialize for ServerEvent {
             Self::Joined { room, id }
             | Self::Leaved { room, id }
             | Self::Bye { room, id }
-            | Self::Full { room, id } => args!(room, id),
+            | Self::Full { room, id }
+            | Self::Away { room, id } => args!(room, id),
             Self::Message { room, from, data } => args!(room, from, data),
             Self::Refused(refusal) => args!(refusal),
             Self::Closing(closing) => args!(closing),
@@ -171,6 +192,8 @@ impl Serialize for ServerEvent {
             Self::IceServers(servers) => args!(servers),
             Self::Removed { room, reason } => args!(room, reason),
             Self::Locked { room, locked } => args!(room, locked),
+            Self::Resumable(grant) | Self::Resumed(grant) => args!(grant),
+            Self::ResumeFailed(failure) => args!(failure),
         }
     }
 }
@@ -260,5 +283,28 @@ mod tests {
             locked: true,
         });
         assert_eq!(locked, json!(["r", true]));
+    }
+
+    #[test]
+    fn resume_events_read_back() {
+        let grant = ResumeGrant {
+            id: "p".into(),
+            token: "t".into(),
+            grace: 30,
+            rooms: vec![],
+        };
+        let resumable = round_trip(ServerEvent::Resumable(grant.clone()));
+        assert_eq!(resumable, json!([{"id": "p", "token": "t", "grace": 30}]));
+        let rooms = vec!["a".to_owned()];
+        round_trip(ServerEvent::Resumed(ResumeGrant { rooms, ..grant }));
+        let failed = round_trip(ServerEvent::ResumeFailed(ResumeFailure::new(
+            crate::protocol::ResumeFailureCode::TooFarBehind,
+        )));
+        assert_eq!(failed[0]["code"], "too_far_behind");
+        let away = round_trip(ServerEvent::Away {
+            room: "r".into(),
+            id: "p".into(),
+        });
+        assert_eq!(away, json!(["r", "p"]));
     }
 }

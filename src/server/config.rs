@@ -167,6 +167,19 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(2..=3600))]
     pub node_timeout: u64,
 
+    /// Seconds a dropped connection keeps its seats and peer id for a client that asked to be
+    /// resumable (see the README's "Resuming"): the others are told `away` at once and `bye`
+    /// only if it does not come back in time. 0 turns resuming off.
+    #[arg(long, env = "SIGNALROOM_RESUME_GRACE", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub resume_grace: u64,
+
+    /// Events kept per resumable member for a resume to replay (and at most 1 MiB of them);
+    /// one that missed more while away starts a new session.
+    #[arg(long, env = "SIGNALROOM_RESUME_BUFFER", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub resume_buffer: u32,
+
     /// Requires a join token from every Socket.IO connection: a JWT signed HS256 with this
     /// secret (see the README's "Join tokens"). At least 32 bytes. Unset: anyone may join any
     /// room under any name.

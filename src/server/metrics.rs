@@ -160,6 +160,11 @@ const DESCRIPTIONS: &[(&str, Option<Unit>, &str)] = &[
         "registrations of this instance's members in Redis",
     ),
     (
+        "signalroom_resumes_total",
+        None,
+        "resumes of dropped connections, by result (resumed, unknown, too_far_behind)",
+    ),
+    (
         "signalroom_webhooks_queued",
         None,
         "webhook events waiting to be sent",
@@ -313,6 +318,11 @@ impl Metrics {
 
     pub fn disconnected(&self, reason: &str) {
         self.count("signalroom_disconnects_total", "reason", reason, 1);
+    }
+
+    /// A resume, labelled with its result: `resumed`, or why not (`unknown`, `too_far_behind`).
+    pub fn resumed(&self, result: &str) {
+        self.count("signalroom_resumes_total", "result", result, 1);
     }
 
     pub fn joined(&self) {

@@ -16,6 +16,7 @@ pub mod logging;
 mod metered;
 pub mod metrics;
 mod request_parts;
+pub mod resume;
 pub mod rooms;
 pub mod security;
 pub mod signaling;

@@ -347,6 +347,11 @@ impl<M: Ord + Hash + Clone> Rooms<M> {
         self.rooms.get(room)?.members.get(member)
     }
 
+    /// The rooms `member` is in.
+    pub fn rooms_of(&self, member: &M) -> Vec<RoomName> {
+        self.rooms_of.get(member).cloned().unwrap_or_default()
+    }
+
     /// What each of `member`'s rooms holds of it.
     pub fn memberships(&self, member: &M) -> Vec<(RoomName, Member)> {
         let rooms = self.rooms_of.get(member).map_or(&[][..], Vec::as_slice);

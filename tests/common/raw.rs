@@ -41,6 +41,16 @@ impl RawClient {
     /// As [`RawClient::connect`], with `query` (e.g. `token=...`) added to the URL, as clients
     /// without handshake auth send a token; `Err` holds a `connect_error`'s message.
     pub async fn connect_with_query(addr: SocketAddr, query: &str) -> Result<Self, String> {
+        Self::open(addr, query, None).await
+    }
+
+    /// As [`RawClient::connect`], with `auth` as the CONNECT packet's payload (the handshake
+    /// auth of socket.io 3+ clients).
+    pub async fn connect_with_auth(addr: SocketAddr, auth: &Value) -> Self {
+        Self::open(addr, "", Some(auth)).await.expect("connected")
+    }
+
+    async fn open(addr: SocketAddr, query: &str, auth: Option<&Value>) -> Result<Self, String> {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -54,7 +64,10 @@ impl RawClient {
             matches!(&open, Frame::Text(t) if t.starts_with('0')),
             "{open:?}"
         );
-        client.send("40").await;
+        match auth {
+            Some(auth) => client.send(&format!("40{auth}")).await,
+            None => client.send("40").await,
+        }
         let Frame::Text(answer) = client.next().await else {
             panic!("no CONNECT answer");
         };
@@ -92,6 +105,17 @@ impl RawClient {
     /// Closes the WebSocket.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+
+    /// Kills the TCP connection (a reset, as a network that drops does), with no WebSocket or
+    /// Socket.IO goodbye.
+    pub fn kill(self) {
+        if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+            // A zero linger does not block on drop (the deprecation's concern): it resets.
+            #[allow(deprecated)]
+            let _ = tcp.set_linger(Some(Duration::ZERO));
+        }
+        drop(self.ws);
     }
 
     /// Sends a Socket.IO event.

@@ -17,7 +17,7 @@
 
 use std::convert::Infallible;
 use std::future::{self, Future};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socketioxide::adapter::Emitter;
@@ -31,7 +31,17 @@ use socketioxide_core::{Sid, Str, Value};
 use tracing::debug;
 
 use super::Hub;
+use crate::server::resume;
 use crate::server::rooms::Rooms;
+
+/// What became of one send.
+enum Sent {
+    Delivered,
+    /// Kept for a resumable member that is away, or for a socket found closed.
+    Held,
+    /// The socket's buffer is full: a slow receiver.
+    Full,
+}
 
 /// The adapter: socketioxide's local adapter, with room broadcasts delivered member by member.
 pub struct RoomAdapter {
@@ -55,34 +65,71 @@ impl RoomAdapter {
             },
             _ => Ok(()),
         };
-        let members = self.hub.rooms.with(|rooms| targets(rooms, opts));
+        // The sender is a peer as the rooms know it, whichever socket it speaks through now.
+        let sender = opts
+            .sid
+            .filter(|_| opts.has_flag(BroadcastFlags::Broadcast))
+            .map(|socket| self.hub.peer_of(socket));
+        let members = self.hub.rooms.with(|rooms| targets(rooms, opts, sender));
         self.send_each(&packet, members);
         published
     }
 
-    /// Hands `packet` to each socket in turn: one socket per call, so an error is that socket's.
-    /// The packet's data is encoded already; each copy only adds the framing. Full buffers evict
-    /// their sockets; a socket found closed is already leaving.
-    fn send_each(&self, packet: &Packet, sids: Vec<Sid>) {
+    /// Hands `packet` to each member in turn: one socket per call, so an error is that socket's.
+    /// The packet's data is encoded already; each copy only adds the framing, and a resumable
+    /// member's its number (see [`crate::server::resume`]). Full buffers evict their members; a
+    /// socket found closed is already leaving.
+    fn send_each(&self, packet: &Packet, peers: Vec<Sid>) {
         let mut delivered = 0;
-        for sid in sids {
-            let Err(errors) = self
-                .local
-                .broadcast(packet.clone(), BroadcastOptions::new(sid))
-            else {
-                delivered += 1;
-                continue;
+        for peer in peers {
+            let sent = match self.hub.resume_log(peer) {
+                Some(log) => self.send_numbered(&log, packet),
+                None => self.send_to(peer, packet.clone()),
             };
-            if errors
-                .iter()
-                .any(|e| matches!(e, SocketError::InternalChannelFull))
-            {
-                self.hub.slow_receiver(sid);
-            } else {
-                debug!(id = %sid, ?errors, "room event not sent");
+            match sent {
+                Sent::Delivered => delivered += 1,
+                Sent::Held => {}
+                Sent::Full => self.hub.slow_receiver(peer),
             }
         }
         self.hub.metrics.delivered(delivered);
+    }
+
+    /// Numbers `packet` in a resumable member's `log`, keeps it, and sends it to the member's
+    /// socket if it has one: all under the log's lock, so its events go out in number order.
+    fn send_numbered(&self, log: &Mutex<resume::Log>, packet: &Packet) -> Sent {
+        let PacketData::Event(Value::Str(event, None), None) = &packet.inner else {
+            return Sent::Held; // Room events are plain text events; nothing else comes here.
+        };
+        let mut log = resume::lock(log);
+        match log.sequence(event.as_str()) {
+            (Some(socket), numbered) => {
+                self.send_to(socket, self.packet(numbered.to_owned().into()))
+            }
+            (None, _) => Sent::Held,
+        }
+    }
+
+    /// Sends `packet` to `socket`.
+    fn send_to(&self, socket: Sid, packet: Packet) -> Sent {
+        let Err(errors) = self.local.broadcast(packet, BroadcastOptions::new(socket)) else {
+            return Sent::Delivered;
+        };
+        if errors
+            .iter()
+            .any(|e| matches!(e, SocketError::InternalChannelFull))
+        {
+            Sent::Full
+        } else {
+            debug!(id = %socket, ?errors, "room event not sent");
+            Sent::Held
+        }
+    }
+
+    /// Sends an event (its encoded JSON) to `socket` as it is: a resume's `resumed` and replay.
+    /// False if its buffer is full.
+    pub(super) fn send_text(&self, socket: Sid, event: String) -> bool {
+        !matches!(self.send_to(socket, self.packet(event.into())), Sent::Full)
     }
 
     /// A room event another instance published (`event`, its encoded JSON), for this
@@ -105,12 +152,9 @@ impl RoomAdapter {
     }
 }
 
-/// The sockets `opts` addresses in `rooms`, each once: the members of `opts.rooms`, less those
-/// of `opts.except`, less the sender for a broadcast (`socket.to(room)`).
-fn targets(rooms: &Rooms<Sid>, opts: &BroadcastOptions) -> Vec<Sid> {
-    let sender = opts
-        .sid
-        .filter(|_| opts.has_flag(BroadcastFlags::Broadcast));
+/// The members `opts` addresses in `rooms`, each once: the members of `opts.rooms`, less those
+/// of `opts.except`, less `sender` (the sender of a broadcast, `socket.to(room)`).
+fn targets(rooms: &Rooms<Sid>, opts: &BroadcastOptions, sender: Option<Sid>) -> Vec<Sid> {
     // Looked up by the name as given: an invalid one was never joined, so it has no members.
     let members_of = |names: &[Room]| -> Vec<Sid> {
         names
@@ -227,28 +271,32 @@ mod tests {
     fn a_room_event_reaches_every_member_the_sender_included() {
         let (rooms, sids) = two_rooms();
         let opts = options(Some(sids[0]), &["a"], &[]);
-        assert_eq!(sorted(targets(&rooms, &opts)), sids[..3]);
+        assert_eq!(sorted(targets(&rooms, &opts, None)), sids[..3]);
     }
 
     #[test]
     fn a_broadcast_leaves_out_its_sender() {
         let (rooms, sids) = two_rooms();
-        let mut opts = options(Some(sids[0]), &["a"], &[]);
-        opts.add_flag(BroadcastFlags::Broadcast);
-        assert_eq!(sorted(targets(&rooms, &opts)), sids[1..3]);
+        assert_eq!(
+            sorted(targets(&rooms, &options(None, &["a"], &[]), Some(sids[0]))),
+            sids[1..3]
+        );
     }
 
     #[test]
     fn several_rooms_reach_each_member_once() {
         let (rooms, sids) = two_rooms();
-        assert_eq!(targets(&rooms, &options(None, &["a", "b"], &[])), sids);
+        assert_eq!(
+            targets(&rooms, &options(None, &["a", "b"], &[]), None),
+            sids
+        );
     }
 
     #[test]
     fn members_of_an_excepted_room_are_left_out() {
         let (rooms, sids) = two_rooms();
         assert_eq!(
-            sorted(targets(&rooms, &options(None, &["a"], &["b"]))),
+            sorted(targets(&rooms, &options(None, &["a"], &["b"]), None)),
             sids[..2]
         );
     }
@@ -256,6 +304,6 @@ mod tests {
     #[test]
     fn unknown_and_invalid_rooms_have_no_members() {
         let (rooms, _) = two_rooms();
-        assert!(targets(&rooms, &options(None, &["nobody", ""], &[])).is_empty());
+        assert!(targets(&rooms, &options(None, &["nobody", ""], &[]), None).is_empty());
     }
 }

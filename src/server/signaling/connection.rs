@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
-use socketioxide::socket::{DisconnectReason, Socket};
+use socketioxide::socket::{DisconnectReason, Sid, Socket};
 use tracing::debug;
 
 use super::session::{Pending, Session};
@@ -89,10 +89,11 @@ impl<A: Adapter> Clone for Connection<A> {
 }
 
 impl<A: Adapter> Connection<A> {
-    pub(super) fn new(socket: &SocketRef<A>, hub: Hub, grant: Arc<Grant>) -> Self {
+    /// The handlers of `socket`, speaking for `peer` (its own id, or the one it resumed).
+    pub(super) fn new(socket: &SocketRef<A>, peer: Sid, hub: Hub, grant: Arc<Grant>) -> Self {
         let rate = Rate::new(&hub, Instant::now());
         Self(Arc::new(Shared {
-            session: Session::new(socket, hub, grant),
+            session: Session::new(socket, peer, hub, grant),
             state: Mutex::new(State {
                 rate,
                 open: true,
@@ -110,11 +111,12 @@ impl<A: Adapter> Shared<A> {
 
 impl<A: Adapter> Drop for Shared<A> {
     /// A socket whose Socket.IO connect failed after its session opened is dropped without a
-    /// disconnect: its session ends here instead, so its connection slot is freed.
+    /// disconnect: its session ends here instead (as a drop: a resumed peer is away again), so
+    /// its connection slot is freed.
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         if std::mem::take(&mut state.open) {
-            self.session.ended();
+            self.session.disconnected(true);
         }
     }
 }
@@ -203,7 +205,7 @@ impl<A: Adapter> DisconnectHandler<A, Inline> for Connection<A> {
         let shared = &*self.0;
         if std::mem::take(&mut shared.state().open) {
             debug!(id = %socket.id, ?reason, "disconnected");
-            shared.session.ended();
+            shared.session.disconnected(is_drop(reason));
             shared
                 .session
                 .hub()
@@ -212,6 +214,17 @@ impl<A: Adapter> DisconnectHandler<A, Inline> for Connection<A> {
         }
         defer(socket);
     }
+}
+
+/// Whether `reason` is the transport failing (a resumable peer may come back) rather than the
+/// client or the server ending the session, or a broken client.
+fn is_drop(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::TransportClose
+            | DisconnectReason::TransportError
+            | DisconnectReason::HeartbeatTimeout
+    )
 }
 
 /// `reason` as the disconnects metric labels it.

@@ -293,7 +293,8 @@ impl Control {
     /// ones with their transports, and the `remote` ones this instance knows of.
     fn people(&self, local: Vec<(Sid, Member)>, remote: Vec<cluster::Member>) -> Vec<Person> {
         let here = local.into_iter().map(|(sid, member)| {
-            let transport = self.sockets.get(sid).map(|socket| {
+            let socket = self.hub.socket_of(sid).and_then(|s| self.sockets.get(s));
+            let transport = socket.map(|socket| {
                 match socket.transport_type() {
                     TransportType::Websocket => "websocket",
                     TransportType::Polling => "polling",

@@ -142,8 +142,8 @@ fn now<F: Future>(future: F) -> Option<F::Output> {
 
 /// Tells the rooms of each socket the adapter evicted, and closes it.
 pub(super) fn finish_evictions<A: Adapter>(hub: &Hub, sockets: &Sockets<A>) {
-    for (sid, left) in hub.take_evicted() {
-        let socket = sockets.get(sid);
+    for (sid, socket, left) in hub.take_evicted() {
+        let socket = socket.and_then(|socket| sockets.get(socket));
         announce(
             hub,
             sockets.clone(),
@@ -152,6 +152,19 @@ pub(super) fn finish_evictions<A: Adapter>(hub: &Hub, sockets: &Sockets<A>) {
             left,
             CloseCode::SlowReceiver,
         );
+    }
+}
+
+/// Sends `event` to `peer`, a member id: numbered and kept first if it is resumable (see
+/// [`crate::server::resume`]), to whichever socket it has now, if any; a full buffer evicts it.
+pub(super) fn to_peer<A: Adapter>(hub: &Hub, sockets: &Sockets<A>, peer: Sid, event: &ServerEvent) {
+    if hub.resume_log(peer).is_some() {
+        if let Some(adapter) = hub.adapter() {
+            adapter.deliver_to(peer, event.to_json_array().into());
+            finish_evictions(hub, sockets);
+        }
+    } else if let Some(socket) = sockets.get(peer) {
+        to_socket(hub, &socket, event);
     }
 }
 
@@ -166,19 +179,14 @@ pub(super) fn to_socket<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, event: &Se
     }
 }
 
-/// Takes `socket` out of its rooms now and disconnects it with `code` as soon as it can.
+/// Takes `socket`'s member out of its rooms now and disconnects it with `code` as soon as it
+/// can.
 pub(super) fn evict<A: Adapter>(hub: &Hub, socket: SocketRef<A>, code: CloseCode) {
-    let Some(left) = hub.evict(socket.id) else {
+    let peer = hub.peer_of(socket.id);
+    let Some(left) = hub.evict(peer) else {
         return; // Already on its way out.
     };
-    announce(
-        hub,
-        Sockets::of(&socket),
-        socket.id,
-        Some(socket),
-        left,
-        code,
-    );
+    announce(hub, Sockets::of(&socket), peer, Some(socket), left, code);
 }
 
 /// For a socket `sid` already taken out of the rooms it `left`: tells them `bye` through
@@ -201,19 +209,31 @@ fn announce<A: Adapter>(
     let hub = hub.clone();
     // Spawned: telling the rooms may evict others in turn, and closing may have to wait.
     tokio::spawn(async move {
-        let id = sid.to_string();
-        for (room, remaining) in left {
-            info!(%id, %room, remaining, "evicted; the number of users in the room is {remaining}");
-            let bye = ServerEvent::Bye {
-                room: room.to_string(),
-                id: id.clone(),
-            };
-            announce_here(&hub, &sockets, &room, Audience::Everyone, &bye);
-        }
+        byes(&hub, &sockets, sid, &left, "evicted");
         if let Some(socket) = socket {
             close(socket, code).await;
         }
     });
+}
+
+/// Tells each room `peer` `left` (with the members it still has) `bye`, logging each as the
+/// tutorial's server did, prefixed with `how` it went.
+pub(super) fn byes<A: Adapter>(
+    hub: &Hub,
+    sockets: &Sockets<A>,
+    peer: Sid,
+    left: &[(RoomName, usize)],
+    how: &str,
+) {
+    let id = peer.to_string();
+    for (room, remaining) in left {
+        info!(%id, %room, remaining, "{how}; the number of users in the room is {remaining}");
+        let bye = ServerEvent::Bye {
+            room: room.to_string(),
+            id: id.clone(),
+        };
+        announce_here(hub, sockets, room, Audience::Everyone, &bye);
+    }
 }
 
 /// Sends `closing(code)` then a Socket.IO disconnect, waiting for buffer room for each.

@@ -71,10 +71,8 @@ impl LocalMembers for Members {
     }
 
     fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode) {
-        if let Some(socket) = self.sockets.get(sid) {
-            let refused = ServerEvent::Refused(Refusal::new(event, code));
-            delivery::to_socket(&self.hub, &socket, &refused);
-        }
+        let refused = ServerEvent::Refused(Refusal::new(event, code));
+        delivery::to_peer(&self.hub, &self.sockets, sid, &refused);
     }
 
     fn registrations(&self) -> Vec<Registration> {

@@ -9,6 +9,7 @@
 //! - [`moderation`]: members removed from rooms (`kick`), and rooms locked to new joins.
 //! - [`control`]: the same, and the room lists, for the server API.
 //! - [`hooks`]: the webhook events of members joining and leaving (with `--webhook-url`).
+//! - [`resuming`]: a connection that begins resumable, or resumes a dropped one.
 //!
 //! Rooms live in [`Hub`]: this instance's members in [`crate::server::rooms`], always, and the
 //! seats of the whole cluster in [`crate::server::cluster`] when there is one. The handlers go
@@ -30,6 +31,7 @@ mod delivery;
 mod hooks;
 mod members;
 mod moderation;
+mod resuming;
 mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -52,6 +54,7 @@ use super::bans::Bans;
 use super::cluster::{Cluster, Reason, StartError, Starter};
 use super::ice::IceConfig;
 use super::metrics::Metrics;
+use super::resume::{self, Resumes};
 use super::rooms::{JoinLimits, Left, RoomRegistry};
 use super::webhooks::Webhooks;
 use super::Config;
@@ -85,12 +88,14 @@ pub struct Hub {
     metrics: Metrics,
     /// What the dashboard shows besides the rooms; empty without `--api-key`.
     activity: Activity,
+    /// Resumable peers; `None` with `--resume-grace 0`.
+    resumes: Option<Resumes>,
     settings: Arc<Settings>,
 }
 
-/// Sockets taken out of their rooms for being slow, each with the rooms it left and the number
-/// of members each still has.
-type Evictions = Vec<(Sid, Vec<(RoomName, usize)>)>;
+/// Members taken out of their rooms for being slow, each with its socket (if it has one) and
+/// the rooms it left with the number of members each still has.
+type Evictions = Vec<(Sid, Option<Sid>, Vec<(RoomName, usize)>)>;
 
 /// The limits and ICE settings, from [`Config`].
 struct Settings {
@@ -135,6 +140,10 @@ impl Hub {
                 Some(_) => Activity::enabled(),
                 None => Activity::default(),
             },
+            resumes: Resumes::new(
+                Duration::from_secs(config.resume_grace),
+                config.resume_buffer as usize,
+            ),
             settings: Arc::new(Settings {
                 event_rate: config.event_rate,
                 event_burst: config.event_burst,
@@ -180,6 +189,30 @@ impl Hub {
         self.cluster.as_ref()
     }
 
+    fn resumes(&self) -> Option<&Resumes> {
+        self.resumes.as_ref()
+    }
+
+    /// The peer (the member id the rooms know) `socket` speaks for: itself, unless it resumed
+    /// another.
+    fn peer_of(&self, socket: Sid) -> Sid {
+        self.resumes.as_ref().map_or(socket, |r| r.peer_of(socket))
+    }
+
+    /// The socket `peer` speaks through now: its own, unless it resumed on another; none while
+    /// it is away.
+    fn socket_of(&self, peer: Sid) -> Option<Sid> {
+        match self.resume_log(peer) {
+            Some(log) => resume::lock(&log).socket(),
+            None => Some(peer),
+        }
+    }
+
+    /// `peer`'s resume log, if it is resumable.
+    fn resume_log(&self, peer: Sid) -> Option<Arc<Mutex<resume::Log>>> {
+        self.resumes.as_ref()?.log(peer)
+    }
+
     fn adapter_created(&self, adapter: &Arc<RoomAdapter>) {
         let _ = self.adapter.set(Arc::downgrade(adapter));
     }
@@ -210,8 +243,9 @@ impl Hub {
 
     /// `sid`'s send buffer was full: out of its rooms now, announced and closed soon after.
     fn slow_receiver(&self, sid: Sid) {
+        let socket = self.socket_of(sid);
         if let Some(left) = self.evict(sid) {
-            self.evicted().push((sid, left));
+            self.evicted().push((sid, socket, left));
         }
     }
 
@@ -262,8 +296,12 @@ impl Hub {
     }
 
     /// Takes `sid` out of every room and keeps it out until its connection ends (see
-    /// [`crate::server::rooms::Rooms::evict`]); `None` if it was evicted already.
+    /// [`crate::server::rooms::Rooms::evict`]), and it cannot resume; `None` if it was evicted
+    /// already.
     fn evict(&self, sid: Sid) -> Option<Vec<(RoomName, usize)>> {
+        if let Some(resumes) = &self.resumes {
+            resumes.forget(sid);
+        }
         let hooked = self.hooked();
         let (left, memberships) = self.rooms.with(|rooms| {
             let memberships = if hooked {
@@ -369,14 +407,13 @@ async fn open_session<A: Adapter>(
     State(hub): State<Hub>,
     TryData(auth): TryData<Json>,
 ) -> Result<(), ConnectRefused> {
-    let grant = hub
-        .authenticate(&socket, auth.ok().as_ref())
-        .map_err(|err| {
-            info!(id = %socket.id, %err, "connection refused: bad join token");
-            hub.metrics.connection_refused("token");
-            hub.connection_refused(&socket.id, &err.to_string());
-            err
-        })?;
+    let auth = auth.ok();
+    let grant = hub.authenticate(&socket, auth.as_ref()).map_err(|err| {
+        info!(id = %socket.id, %err, "connection refused: bad join token");
+        hub.metrics.connection_refused("token");
+        hub.connection_refused(&socket.id, &err.to_string());
+        err
+    })?;
     let limit = hub.settings.max_connections;
     if hub.connections.fetch_add(1, Ordering::SeqCst) >= limit {
         hub.connection_closed();
@@ -387,13 +424,31 @@ async fn open_session<A: Adapter>(
     }
     hub.metrics.connected();
     hub.activity.changed();
+    let asked = resuming::asked(auth.as_ref(), socket.req_parts().uri.query());
+    let (peer, start) = resuming::begin(&hub, &socket, &grant, asked);
+    if let Some(start) = start {
+        socket.extensions.insert(start);
+    }
     let grant = Arc::new(grant);
     // For a kick, which finds the member's token through its socket.
     socket.extensions.insert(grant.clone());
-    let connection = Connection::new(&socket, hub, grant);
+    let connection = Connection::new(&socket, peer, hub, grant);
     socket.on_fallback(connection.clone());
     socket.on_disconnect(connection);
     Ok(())
+}
+
+/// The value of the query parameter `name`, percent-decoded.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    let value = query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then_some(value)
+    })?;
+    Some(
+        percent_encoding::percent_decode_str(value)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 /// The token a client presented: `auth: {token}` in the Socket.IO handshake (socket.io 3+), or
@@ -402,18 +457,16 @@ fn presented_token(auth: Option<&Json>, query: Option<&str>) -> Option<String> {
     if let Some(token) = auth.and_then(|a| a.get("token")).and_then(Json::as_str) {
         return Some(token.to_owned());
     }
-    let value = query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("token="))?;
-    Some(
-        percent_encoding::percent_decode_str(value)
-            .decode_utf8_lossy()
-            .into_owned(),
-    )
+    query_param(query?, "token")
 }
 
-async fn on_connect<A: Adapter>(socket: SocketRef<A>) {
+/// Runs once the client is told it is connected (a task of its own): a resumable client learns its
+/// session (see [`resuming`]).
+async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(hub): State<Hub>) {
     debug!(id = %socket.id, transport = ?socket.transport_type(), protocol = ?socket.protocol(), "connected");
+    if let Some(start) = socket.extensions.get::<resuming::Start>() {
+        resuming::announce(&hub, &socket, &start);
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::Hub;
 use crate::protocol::{RefusalCode, Removal, RemovalCode, RoomName, ServerEvent};
 use crate::server::auth::Grant;
 use crate::server::cluster::Reason;
+use crate::server::resume;
 use crate::server::rooms::Left;
 
 /// Takes `sid`, a member of `room` on this instance, out of it: if it was kicked, its token may
@@ -25,18 +26,21 @@ pub(super) fn remove<A: Adapter>(
     room: &RoomName,
     code: RemovalCode,
 ) -> bool {
-    let Some(socket) = sockets.get(sid) else {
-        return false;
-    };
     if !hub.rooms.with(|rooms| rooms.is_member(&sid, room)) {
         return false;
     }
     // A kick bans the token; a room's closing does not. Banned first: in a cluster the ban
-    // then reaches Redis before the seat is freed, so no rejoin can come in between.
-    let token = socket
-        .extensions
-        .get::<Arc<Grant>>()
-        .and_then(|g| g.token.clone());
+    // then reaches Redis before the seat is freed, so no rejoin can come in between. A member
+    // that is away (resumable, its connection dropped) has no socket, but its log the token.
+    let token = match hub.socket_of(sid).and_then(|socket| sockets.get(socket)) {
+        Some(socket) => socket
+            .extensions
+            .get::<Arc<Grant>>()
+            .and_then(|g| g.token.clone()),
+        None => hub
+            .resume_log(sid)
+            .and_then(|log| resume::lock(&log).ban_key().cloned()),
+    };
     if let Some(token) = token.filter(|_| code == RemovalCode::Kicked) {
         hub.ban(room, token);
     }
@@ -53,10 +57,11 @@ pub(super) fn remove<A: Adapter>(
         room: room_name.clone(),
         reason: Removal::new(code),
     };
-    delivery::to_socket(hub, &socket, &removed);
-    delivery::to_socket(
+    delivery::to_peer(hub, sockets, sid, &removed);
+    delivery::to_peer(
         hub,
-        &socket,
+        sockets,
+        sid,
         &ServerEvent::Leaved {
             room: room_name.clone(),
             id: id.clone(),

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
@@ -21,15 +21,21 @@ use crate::server::activity::happening;
 use crate::server::auth::Grant;
 use crate::server::clock::now_ms;
 use crate::server::cluster::{self, Cluster, Reason, Seating};
+use crate::server::resume;
 use crate::server::rooms::{Joined, Left, Member, Seat};
 
 /// A join waiting for the cluster to seat it: resolves once it is done, and the socket's
 /// next events may go on.
 pub(super) type Pending = oneshot::Receiver<()>;
 
-/// Cheap to clone: a join waiting for the cluster keeps one.
+/// Cheap to clone: a join waiting for the cluster keeps one, and so does a dropped connection's
+/// grace period.
 pub(super) struct Session<A: Adapter> {
+    /// The peer: the member id the rooms know. The socket's own id, unless the socket resumed
+    /// a peer whose connection dropped (see [`crate::server::resume`]).
     sid: Sid,
+    /// The socket this session speaks through.
+    socket: Sid,
     /// `sid` as sent in events, formatted once rather than per event.
     id: Arc<str>,
     /// The socket is looked up when needed, not held: the session lives in the socket's
@@ -46,6 +52,7 @@ impl<A: Adapter> Clone for Session<A> {
     fn clone(&self) -> Self {
         Self {
             sid: self.sid,
+            socket: self.socket,
             id: self.id.clone(),
             sockets: self.sockets.clone(),
             hub: self.hub.clone(),
@@ -56,10 +63,12 @@ impl<A: Adapter> Clone for Session<A> {
 }
 
 impl<A: Adapter> Session<A> {
-    pub(super) fn new(socket: &SocketRef<A>, hub: Hub, grant: Arc<Grant>) -> Self {
+    /// The session of `socket`, speaking for `peer` (its own id, or the one it resumed).
+    pub(super) fn new(socket: &SocketRef<A>, peer: Sid, hub: Hub, grant: Arc<Grant>) -> Self {
         Self {
-            sid: socket.id,
-            id: socket.id.to_string().into(),
+            sid: peer,
+            socket: socket.id,
+            id: peer.to_string().into(),
             sockets: Sockets::of(socket),
             hub,
             open: Arc::new(AtomicBool::new(true)),
@@ -315,8 +324,8 @@ impl<A: Adapter> Session<A> {
             from: self.id.to_string(),
             signal,
         };
-        if let Some(socket) = local_peer.and_then(|sid| self.sockets.get(sid)) {
-            return delivery::to_socket(&self.hub, &socket, &event);
+        if let Some(local_peer) = local_peer {
+            return delivery::to_peer(&self.hub, &self.sockets, local_peer, &event);
         }
         let remote = self.hub.cluster().and_then(|cluster| {
             let peer = peer?;
@@ -412,17 +421,63 @@ impl<A: Adapter> Session<A> {
         }
     }
 
-    /// The connection is gone: out of every room it was still in, the others get `bye`.
-    pub(super) fn ended(&self) {
-        let left = self.hub.remove(self.sid, &self.open);
-        let stopping = self.hub.stopping();
-        for (room, remaining) in &left {
-            info!(id = %self.id, %room, remaining, "disconnected; the number of users in the room is {remaining}");
-            if !stopping {
-                self.bye(room);
+    /// The connection is gone, `dropped` (its transport failed, rather than the client or the
+    /// server ending it). A resumable peer whose connection dropped is away for the grace
+    /// period; one whose socket another resumed already is not this connection's any more;
+    /// anyone else leaves every room now.
+    pub(super) fn disconnected(&self, dropped: bool) {
+        self.hub.connection_closed();
+        let (Some(resumes), Some(log)) = (self.hub.resumes(), self.hub.resume_log(self.sid)) else {
+            return self.leave_everything();
+        };
+        if dropped && !self.hub.stopping() {
+            if let Some(generation) = resumes.dropped(self.sid, self.socket) {
+                return self.away(generation, resumes.grace());
             }
         }
-        self.hub.connection_closed();
+        if resume::lock(&log).socket() != Some(self.socket) {
+            return; // Resumed on another socket: the peer lives on there.
+        }
+        resumes.forget(self.sid);
+        self.leave_everything();
+    }
+
+    /// Out of every room it was still in; the others get `bye`.
+    fn leave_everything(&self) {
+        let left = self.hub.remove(self.sid, &self.open);
+        if self.hub.stopping() {
+            // Everyone is being disconnected: no one needs to hear who left.
+            return info!(id = %self.id, rooms = left.len(), "disconnected at shutdown");
+        }
+        delivery::byes(&self.hub, &self.sockets, self.sid, &left, "disconnected");
+    }
+
+    /// The connection dropped, and the peer may come back within `grace`: its rooms are told it
+    /// is `away` now, and `bye` only if the grace period ends first (`generation` says whether
+    /// it came back meanwhile).
+    fn away(&self, generation: u64, grace: Duration) {
+        let rooms = self.hub.rooms.with(|rooms| rooms.rooms_of(&self.sid));
+        info!(id = %self.id, rooms = rooms.len(), seconds = grace.as_secs(), "connection dropped; keeping its seats for the grace period");
+        for room in &rooms {
+            let away = ServerEvent::Away {
+                room: room.to_string(),
+                id: self.id.to_string(),
+            };
+            let others = (Audience::Others, Reach::Cluster);
+            let _ = delivery::to_room(&self.hub, &self.sockets, room, others, &away);
+        }
+        let session = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let expired = session
+                .hub
+                .resumes()
+                .is_some_and(|resumes| resumes.expired(session.sid, generation));
+            if expired {
+                info!(id = %session.id, "did not come back within the grace period");
+                session.leave_everything();
+            }
+        });
     }
 
     fn bye(&self, room: &RoomName) {
@@ -434,9 +489,7 @@ impl<A: Adapter> Session<A> {
     }
 
     fn reply(&self, event: ServerEvent) {
-        if let Some(socket) = self.sockets.get(self.sid) {
-            delivery::to_socket(&self.hub, &socket, &event);
-        }
+        delivery::to_peer(&self.hub, &self.sockets, self.sid, &event);
     }
 
     pub(super) fn refuse(&self, refusal: Refusal) {

@@ -1,0 +1,338 @@
+//! Resuming a dropped connection (`--resume-grace`, `--resume-buffer`) against a real server,
+//! with clients that drop their TCP connection (a reset, no goodbye) while others keep sending:
+//! every missed event once and in order after a resume, as the same peer in the same rooms;
+//! `away` at the drop and `bye` only when the grace ends; forged, reused and late tokens, and a
+//! client that missed more than is held, starting fresh; an explicit leave or disconnect never
+//! held; clients that did not ask seeing none of it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::raw::{Frame, RawClient};
+use common::{start_server_with, TestServer};
+use serde_json::{json, Value};
+use signalroom::protocol::take_seq;
+use signalroom::server::Config;
+
+/// A client that asked to be resumable, checking that every event it gets carries the next
+/// position.
+struct Resumable {
+    client: RawClient,
+    /// Its peer id, kept across resumes.
+    id: String,
+    token: String,
+    /// The last position received.
+    seq: u64,
+}
+
+impl Resumable {
+    async fn connect(server: &TestServer) -> Self {
+        let mut client = RawClient::connect_with_auth(server.addr, &json!({"resume": true})).await;
+        let grant = client.expect("resumable").await;
+        assert_eq!(grant[0]["id"], json!(client.id));
+        Self {
+            id: client.id.clone(),
+            token: grant[0]["token"].as_str().unwrap().to_owned(),
+            seq: 0,
+            client,
+        }
+    }
+
+    /// Its TCP connection is cut: a reset, with no WebSocket or Socket.IO goodbye.
+    fn cut(self) -> Dropped {
+        self.client.kill();
+        Dropped {
+            id: self.id,
+            token: self.token,
+            seq: self.seq,
+        }
+    }
+
+    /// The next event, whose position must follow the last one's.
+    async fn next(&mut self) -> (String, Vec<Value>) {
+        match self.client.next().await {
+            Frame::Event(name, mut args) => {
+                let seq = take_seq(&mut args).unwrap_or_else(|| panic!("{name} has no position"));
+                assert_eq!(seq, self.seq + 1, "{name}{args:?}");
+                self.seq = seq;
+                (name, args)
+            }
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    async fn expect(&mut self, name: &str) -> Vec<Value> {
+        let (got, args) = self.next().await;
+        assert_eq!(got, name, "{args:?}");
+        args
+    }
+
+    async fn join(&mut self, room: &str) {
+        self.client.emit("join", &[json!(room)]).await;
+        assert_eq!(self.expect("joined").await[1], json!(self.id));
+        self.expect("roster").await;
+    }
+}
+
+/// A resumable client whose connection was cut: what it remembers.
+struct Dropped {
+    id: String,
+    token: String,
+    seq: u64,
+}
+
+impl Dropped {
+    /// Connects again presenting its token and position; the server's first answer.
+    async fn reconnect(&self, server: &TestServer) -> (RawClient, String, Vec<Value>) {
+        let auth = json!({"resume": {"token": self.token, "seq": self.seq}});
+        let mut client = RawClient::connect_with_auth(server.addr, &auth).await;
+        let Frame::Event(name, args) = client.next().await else {
+            panic!("no answer to the resume");
+        };
+        (client, name, args)
+    }
+
+    /// Resumes, which must work: `resumed` with the same id, its rooms and a new token.
+    async fn resume(self, server: &TestServer, rooms: &[&str]) -> Resumable {
+        let (client, name, args) = self.reconnect(server).await;
+        assert_eq!(name, "resumed", "{args:?}");
+        assert_eq!(args[0]["id"], json!(self.id));
+        assert_eq!(args[0]["rooms"], json!(rooms));
+        assert_ne!(args[0]["token"], json!(self.token));
+        Resumable {
+            client,
+            id: self.id,
+            token: args[0]["token"].as_str().unwrap().to_owned(),
+            seq: self.seq,
+        }
+    }
+}
+
+/// A plain client's next event, with no position on it (it did not ask to be resumable).
+async fn plain_next(client: &mut RawClient) -> (String, Vec<Value>) {
+    match client.next().await {
+        Frame::Event(name, args) => {
+            let mut copy = args.clone();
+            assert_eq!(take_seq(&mut copy), None, "{name}{args:?}");
+            (name, args)
+        }
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+async fn plain_join(client: &mut RawClient, room: &str) {
+    client.emit("join", &[json!(room)]).await;
+    assert_eq!(plain_next(client).await.0, "joined");
+    assert_eq!(plain_next(client).await.0, "roster");
+}
+
+fn server_config(grace: u64, buffer: u32) -> Config {
+    Config {
+        resume_grace: grace,
+        resume_buffer: buffer,
+        ..Config::default()
+    }
+}
+
+/// Reads `client`'s events until `count` messages arrived; returns their data, and any other
+/// events' names.
+async fn plain_messages(client: &mut RawClient, count: usize) -> (Vec<Value>, Vec<String>) {
+    let (mut messages, mut others) = (Vec::new(), Vec::new());
+    while messages.len() < count {
+        match plain_next(client).await {
+            (name, args) if name == "message" => messages.push(args[2].clone()),
+            (name, args) => others.push(format!("{name}{args:?}")),
+        }
+    }
+    (messages, others)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_client_resumes_with_every_missed_event_once_and_in_order() {
+    let server = start_server_with(server_config(30, 1000)).await;
+    let mut ada = Resumable::connect(&server).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(server.addr).await;
+    plain_join(&mut bob, "r").await;
+    assert_eq!(ada.expect("otherjoin").await[1], json!(bob.id));
+
+    // Bob sends 300 messages back to back; Ada reads 100 and her connection is cut.
+    for i in 0..300 {
+        bob.emit("message", &[json!("r"), json!(i)]).await;
+    }
+    let mut received = Vec::new();
+    while received.len() < 100 {
+        let args = ada.expect("message").await;
+        assert_eq!(args[1], json!(bob.id));
+        received.push(args[2].clone());
+    }
+    let ada = ada.cut();
+    let seq_at_drop = ada.seq;
+
+    // Bob's room hears she is away, not gone, and Bob goes on: 200 more, and a signal for her.
+    let (_, others) = plain_messages(&mut bob, 300).await;
+    let mut others = others;
+    while !others.iter().any(|e| e.starts_with("away")) {
+        others.push(plain_next(&mut bob).await.0);
+    }
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert!(others[0].contains(&ada.id), "{others:?}");
+    for i in 300..500 {
+        bob.emit("message", &[json!("r"), json!(i)]).await;
+    }
+    let offer = json!({"type": "offer", "sdp": "v=0"});
+    bob.emit("signal", &[json!("r"), json!(ada.id), offer.clone()])
+        .await;
+    plain_messages(&mut bob, 200).await;
+
+    // She comes back on a new connection as the same peer: everything after what she had, in
+    // order, once; then live events.
+    let mut ada = ada.resume(&server, &["r"]).await;
+    assert_eq!(ada.seq, seq_at_drop);
+    while received.len() < 500 {
+        received.push(ada.expect("message").await[2].clone());
+    }
+    assert_eq!(received, (0..500).map(|i| json!(i)).collect::<Vec<_>>());
+    let signal = ada.expect("signal").await;
+    assert_eq!((&signal[1], &signal[2]), (&json!(bob.id), &offer));
+    ada.client
+        .emit("message", &[json!("r"), json!("back")])
+        .await;
+    assert_eq!(
+        ada.expect("message").await,
+        vec![json!("r"), json!(ada.id), json!("back")]
+    );
+    let (name, args) = plain_next(&mut bob).await;
+    assert_eq!(
+        (name.as_str(), &args[1], &args[2]),
+        ("message", &json!(ada.id), &json!("back"))
+    );
+    // No one was told she left.
+    assert!(bob.next_within(Duration::from_millis(300)).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_grace_period_the_room_hears_bye_and_the_token_is_refused() {
+    let server = start_server_with(server_config(1, 100)).await;
+    let mut ada = Resumable::connect(&server).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(server.addr).await;
+    plain_join(&mut bob, "r").await;
+    let ada = ada.cut();
+    let away = plain_next(&mut bob).await;
+    assert_eq!(away, ("away".to_owned(), vec![json!("r"), json!(ada.id)]));
+    let started = tokio::time::Instant::now();
+    let bye = plain_next(&mut bob).await;
+    assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let (mut client, name, args) = ada.reconnect(&server).await;
+    assert_eq!(
+        (name.as_str(), &args[0]["code"]),
+        ("resume_failed", &json!("unknown"))
+    );
+    // A fresh session, resumable in turn, under a new id.
+    let grant = client.expect("resumable").await;
+    assert_eq!(grant[0]["id"], json!(client.id));
+    assert_ne!(client.id, ada.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_reused_tokens_start_fresh() {
+    let server = start_server_with(server_config(30, 100)).await;
+    let forged = json!({"resume": {"token": "not-a-token-the-server-issued", "seq": 0}});
+    let mut client = RawClient::connect_with_auth(server.addr, &forged).await;
+    assert_eq!(
+        client.expect("resume_failed").await[0]["code"],
+        json!("unknown")
+    );
+    client.expect("resumable").await;
+
+    let mut ada = Resumable::connect(&server).await;
+    ada.join("r").await;
+    let used = ada.token.clone();
+    let ada = ada.cut().resume(&server, &["r"]).await;
+    let reused = json!({"resume": {"token": used, "seq": ada.seq}});
+    let mut again = RawClient::connect_with_auth(server.addr, &reused).await;
+    assert_eq!(
+        again.expect("resume_failed").await[0]["code"],
+        json!("unknown")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_more_than_is_held_starts_fresh_and_the_room_hears_bye_at_once() {
+    let server = start_server_with(server_config(30, 5)).await;
+    let mut ada = Resumable::connect(&server).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(server.addr).await;
+    plain_join(&mut bob, "r").await;
+    ada.expect("otherjoin").await;
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    for i in 0..10 {
+        bob.emit("message", &[json!("r"), json!(i)]).await;
+    }
+    plain_messages(&mut bob, 10).await;
+
+    let (mut client, name, args) = ada.reconnect(&server).await;
+    assert_eq!(
+        (name.as_str(), &args[0]["code"]),
+        ("resume_failed", &json!("too_far_behind"))
+    );
+    client.expect("resumable").await;
+    let bye = plain_next(&mut bob).await;
+    assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_leave_or_disconnect_is_never_held() {
+    let server = start_server_with(server_config(30, 100)).await;
+    let mut bob = RawClient::connect(server.addr).await;
+    plain_join(&mut bob, "r").await;
+
+    let mut ada = Resumable::connect(&server).await;
+    ada.join("r").await;
+    assert_eq!(plain_next(&mut bob).await.0, "otherjoin");
+    ada.client.emit("leave", &[json!("r")]).await;
+    assert_eq!(ada.expect("leaved").await[1], json!(ada.id));
+    assert_eq!(
+        plain_next(&mut bob).await,
+        ("bye".to_owned(), vec![json!("r"), json!(ada.id)])
+    );
+
+    let mut cy = Resumable::connect(&server).await;
+    cy.join("r").await;
+    assert_eq!(plain_next(&mut bob).await.0, "otherjoin");
+    // A Socket.IO disconnect: the client means to go.
+    cy.client.send("41").await;
+    assert_eq!(
+        plain_next(&mut bob).await,
+        ("bye".to_owned(), vec![json!("r"), json!(cy.id)])
+    );
+    let (mut client, name, _) = cy.cut().reconnect(&server).await;
+    assert_eq!(name, "resume_failed");
+    client.expect("resumable").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_resuming_off_a_drop_is_a_leave() {
+    let server = start_server_with(server_config(0, 100)).await;
+    let mut bob = RawClient::connect(server.addr).await;
+    plain_join(&mut bob, "r").await;
+    let mut ada = RawClient::connect_with_auth(server.addr, &json!({"resume": true})).await;
+    // No `resumable`: the server does not resume; events carry no position.
+    plain_join(&mut ada, "r").await;
+    let ada_id = ada.id.clone();
+    assert_eq!(plain_next(&mut bob).await.0, "otherjoin");
+    ada.kill();
+    assert_eq!(
+        plain_next(&mut bob).await,
+        ("bye".to_owned(), vec![json!("r"), json!(ada_id)])
+    );
+}
