@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use crate::call::{CallPanel, CallSession, CallView};
-use crate::client::{page_token, unchecked_claims, Socket, SocketEvent};
+use crate::client::{page_token, unchecked_claims, Connection, SocketEvent};
 use crate::members::{MembersPanel, MembersView};
 use crate::protocol::{ClientEvent, DisplayName, JoinOptions, RoomName, ServerEvent};
 
@@ -26,7 +26,9 @@ pub fn Chat() -> impl IntoView {
     let status = RwSignal::new(String::new());
     let hydrated = RwSignal::new(false);
     // The connection lives only in the browser and is not `Send`.
-    let socket = StoredValue::new_local(None::<Socket>);
+    let socket = StoredValue::new_local(None::<Connection>);
+    // The last join asked for: asked again if the connection comes back as a new session.
+    let last_join = StoredValue::new_local(None::<ClientEvent>);
     let (username, room_input, seats, input, output_area) = (
         NodeRef::<html::Input>::new(),
         NodeRef::<html::Input>::new(),
@@ -61,6 +63,13 @@ pub fn Chat() -> impl IntoView {
         token.set_value(found);
         hydrated.set(true);
     });
+    // Leaving the page ends the session at once (the room hears `bye` now rather than when the
+    // grace period for a dropped connection ends).
+    Effect::new(move || {
+        let _ = window_event_listener(leptos::ev::pagehide, move |_| {
+            socket.with_value(|s| s.as_ref().map(Connection::close));
+        });
+    });
     // Keep the newest line in view: after the next frame, once the new value is rendered.
     Effect::new(move || {
         output.track();
@@ -85,7 +94,7 @@ pub fn Chat() -> impl IntoView {
                 status.set(format!("Left room {room}"));
             }
             phase.set(Phase::Idle);
-            socket.with_value(|s| s.as_ref().map(Socket::close));
+            socket.with_value(|s| s.as_ref().map(Connection::close));
         }
         SocketEvent::Event(ServerEvent::Bye { id, .. }) => {
             status.set(format!("{id} left the room"))
@@ -104,7 +113,7 @@ pub fn Chat() -> impl IntoView {
             status.set(format!("Refused {}: {}", refusal.event, refusal.message));
             if phase.get_untracked() == Phase::Joining {
                 phase.set(Phase::Idle);
-                socket.with_value(|s| s.as_ref().map(Socket::close));
+                socket.with_value(|s| s.as_ref().map(Connection::close));
             }
         }
         SocketEvent::Event(ServerEvent::OtherJoin { name, .. }) => {
@@ -113,7 +122,7 @@ pub fn Chat() -> impl IntoView {
         SocketEvent::Event(ServerEvent::Full { room, .. }) => {
             status.set(format!("Room {room} is full"));
             phase.set(Phase::Idle);
-            socket.with_value(|s| s.as_ref().map(Socket::close));
+            socket.with_value(|s| s.as_ref().map(Connection::close));
         }
         SocketEvent::Event(ServerEvent::Removed { room, reason }) => {
             status.set(format!("Removed from room {room}: {}", reason.message))
@@ -127,13 +136,39 @@ pub fn Chat() -> impl IntoView {
         SocketEvent::Event(
             ServerEvent::Roster { .. } | ServerEvent::Signal { .. } | ServerEvent::IceServers(_),
         ) => {}
-        // Resuming is the connection's business (see `client::socket`).
-        SocketEvent::Event(
-            ServerEvent::Resumable(_)
-            | ServerEvent::Resumed(_)
-            | ServerEvent::ResumeFailed(_)
-            | ServerEvent::Away { .. },
-        ) => {}
+        // A dropped connection coming back (see `client::connection`).
+        SocketEvent::Reconnecting { attempt } => status.set(if attempt == 1 {
+            "Reconnecting…".to_owned()
+        } else {
+            format!("Reconnecting… (attempt {attempt})")
+        }),
+        SocketEvent::Event(ServerEvent::Resumed(_)) => {
+            if let Phase::Joined { room } = phase.get_untracked() {
+                status.set(format!("Reconnected: back in room {room}"));
+            }
+        }
+        SocketEvent::Event(ServerEvent::ResumeFailed(failure)) => {
+            // A new session: the old peer left the room, so this one joins again.
+            status.set(format!(
+                "Reconnected as someone new ({}): joining again",
+                failure.message
+            ));
+            if matches!(phase.get_untracked(), Phase::Joined { .. }) {
+                phase.set(Phase::Joining);
+                last_join.with_value(|join| {
+                    socket.with_value(|s| {
+                        if let (Some(s), Some(join)) = (s, join) {
+                            s.emit(join);
+                        }
+                    })
+                });
+            }
+        }
+        SocketEvent::Event(ServerEvent::Away { id, .. }) => {
+            status.set(format!("{id} is reconnecting…"))
+        }
+        SocketEvent::Event(ServerEvent::Back { id, .. }) => status.set(format!("{id} is back")),
+        SocketEvent::Event(ServerEvent::Resumable(_)) => {}
         SocketEvent::Event(ServerEvent::Closing(closing)) => {
             // The disconnect follows; leaving the phase idle keeps this reason on screen.
             status.set(format!("Disconnected by the server: {}", closing.message));
@@ -157,7 +192,7 @@ pub fn Chat() -> impl IntoView {
                 members.clear();
                 call.with_value(|c| c.on_closed())
             }
-            SocketEvent::Connected { .. } => {}
+            SocketEvent::Connected { .. } | SocketEvent::Reconnecting { .. } => {}
         }
         on_chat_event(event)
     };
@@ -185,14 +220,15 @@ pub fn Chat() -> impl IntoView {
                 .filter(|&n| n > 0),
         };
         let join = ClientEvent::Join { room, options };
-        let result = Socket::connect(token.get_value(), move |event| {
+        last_join.set_value(Some(join.clone()));
+        let result = Connection::open(token.get_value(), move |event| {
             if matches!(event, SocketEvent::Connected { .. }) {
                 socket.with_value(|s| s.as_ref().map(|s| s.emit(&join)));
             }
             on_socket_event(event);
         });
         match result {
-            // Replacing the old socket drops it here, outside any of its callbacks.
+            // Replacing the old connection drops it here, outside any of its callbacks.
             Ok(new) => socket.set_value(Some(new)),
             Err(err) => {
                 status.set(format!("Cannot connect: {err}"));

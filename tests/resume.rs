@@ -196,18 +196,14 @@ async fn a_dropped_client_resumes_with_every_missed_event_once_and_in_order() {
     assert_eq!(received, (0..500).map(|i| json!(i)).collect::<Vec<_>>());
     let signal = ada.expect("signal").await;
     assert_eq!((&signal[1], &signal[2]), (&json!(bob.id), &offer));
-    ada.client
-        .emit("message", &[json!("r"), json!("back")])
-        .await;
-    assert_eq!(
-        ada.expect("message").await,
-        vec![json!("r"), json!(ada.id), json!("back")]
-    );
-    let (name, args) = plain_next(&mut bob).await;
-    assert_eq!(
-        (name.as_str(), &args[1], &args[2]),
-        ("message", &json!(ada.id), &json!("back"))
-    );
+    // The room hears she is back, and she speaks as the same peer.
+    let back = plain_next(&mut bob).await;
+    assert_eq!(back, ("back".to_owned(), vec![json!("r"), json!(ada.id)]));
+    let again = vec![json!("r"), json!("again")];
+    ada.client.emit("message", &again).await;
+    let echo = ada.expect("message").await;
+    assert_eq!(echo, vec![json!("r"), json!(ada.id), json!("again")]);
+    assert_eq!(plain_next(&mut bob).await, ("message".to_owned(), echo));
     // No one was told she left.
     assert!(bob.next_within(Duration::from_millis(300)).await.is_none());
 }
@@ -219,16 +215,17 @@ async fn after_the_grace_period_the_room_hears_bye_and_the_token_is_refused() {
     ada.join("r").await;
     let mut bob = RawClient::connect(server.addr).await;
     plain_join(&mut bob, "r").await;
+    // The server notices the drop after the cut, and the grace period runs from then.
+    let cut = tokio::time::Instant::now();
     let ada = ada.cut();
     let away = plain_next(&mut bob).await;
     assert_eq!(away, ("away".to_owned(), vec![json!("r"), json!(ada.id)]));
-    let started = tokio::time::Instant::now();
     let bye = plain_next(&mut bob).await;
     assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
     assert!(
-        started.elapsed() >= Duration::from_millis(800),
+        cut.elapsed() >= Duration::from_secs(1),
         "{:?}",
-        started.elapsed()
+        cut.elapsed()
     );
 
     let (mut client, name, args) = ada.reconnect(&server).await;

@@ -85,6 +85,15 @@ impl PeerLink {
             .unwrap_or_default()
     }
 
+    /// After this side's signaling came back from a dropped connection: if the network path
+    /// changed under the call (the connection failed or is failing), gathers new candidates
+    /// and renegotiates (an ICE restart); a connection that still works is left alone.
+    pub fn restart_if_broken(&self) {
+        if matches!(self.state().as_str(), "failed" | "disconnected") {
+            restart_ice(&self.pc);
+        }
+    }
+
     /// Handles a signal from the peer, after any still being applied.
     pub fn receive(self: &Rc<Self>, signal: Signal) {
         self.inbox.borrow_mut().push_back(signal);

@@ -117,6 +117,26 @@ impl CallSession {
                 "Room {room} is full: every seat is taken. Try another room."
             )),
             ServerEvent::Leaved { .. } => self.left_room(),
+            // A peer's connection to the server dropped; its tile stays, marked, until it is
+            // back (or `bye` removes it).
+            ServerEvent::Away { id, .. } => tiles::set_away(id, true),
+            ServerEvent::Back { id, .. } => tiles::set_away(id, false),
+            // This side's connection came back: links whose path broke meanwhile restart ICE.
+            ServerEvent::Resumed(_) => {
+                for link in self.state.borrow().links.values() {
+                    link.restart_if_broken();
+                }
+            }
+            // It came back as someone new: the others said `bye` to the old peer.
+            ServerEvent::ResumeFailed(_) => {
+                let in_call = self.view.in_call.get_untracked();
+                self.left_room();
+                if in_call {
+                    self.view
+                        .status
+                        .set("Call ended: the connection could not be resumed".into());
+                }
+            }
             _ => {}
         }
     }

@@ -48,6 +48,13 @@ pub fn set_state(peer: &str, state: &str) {
     }
 }
 
+/// Marks a tile whose peer's connection to the server dropped (`data-away`): it may come back.
+pub fn set_away(peer: &str, away: bool) {
+    if let Some(tile) = find(peer) {
+        let _ = tile.set_attribute("data-away", if away { "true" } else { "false" });
+    }
+}
+
 pub fn remove(peer: &str) {
     if let Some(tile) = find(peer) {
         tile.remove();

@@ -4,18 +4,30 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::protocol::ClientEvent;
+use crate::protocol::{ClientEvent, ResumeAsk};
 
 /// Engine.IO `pong`, the answer to the server's `ping` (`2`).
 pub const PONG: &str = "3";
 /// Socket.IO `connect` to the default namespace.
 pub const CONNECT: &str = "40";
 
-/// Socket.IO `connect` to the default namespace, with the join token as the handshake's auth.
-pub fn connect(token: Option<&str>) -> String {
-    match token {
-        Some(token) => format!("{CONNECT}{}", serde_json::json!({ "token": token })),
-        None => CONNECT.to_owned(),
+/// Socket.IO `disconnect` from the default namespace: the client means to go.
+pub const DISCONNECT: &str = "41";
+
+/// Socket.IO `connect` to the default namespace, with the join token and what the client asks
+/// of resuming as the handshake's auth.
+pub fn connect(token: Option<&str>, resume: Option<&ResumeAsk>) -> String {
+    let mut auth = serde_json::Map::new();
+    if let Some(token) = token {
+        auth.insert("token".into(), token.into());
+    }
+    if let Some(resume) = resume {
+        auth.insert("resume".into(), resume.to_auth());
+    }
+    if auth.is_empty() {
+        CONNECT.to_owned()
+    } else {
+        format!("{CONNECT}{}", Value::Object(auth))
     }
 }
 
@@ -142,9 +154,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn connect_carries_the_token_as_auth() {
-        assert_eq!(connect(None), "40");
-        assert_eq!(connect(Some("a.b\"c")), r#"40{"token":"a.b\"c"}"#);
+    fn connect_carries_the_token_and_the_resume_as_auth() {
+        assert_eq!(connect(None, None), "40");
+        assert_eq!(connect(Some("a.b\"c"), None), r#"40{"token":"a.b\"c"}"#);
+        assert_eq!(
+            connect(None, Some(&ResumeAsk::Enable)),
+            r#"40{"resume":true}"#
+        );
+        let resume = ResumeAsk::Resume {
+            token: "t".into(),
+            seq: 9,
+        };
+        assert_eq!(
+            connect(Some("j"), Some(&resume)),
+            r#"40{"resume":{"seq":9,"token":"t"},"token":"j"}"#
+        );
     }
     use crate::protocol::RoomName;
     use serde_json::json;

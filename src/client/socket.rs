@@ -1,5 +1,6 @@
 //! A minimal Socket.IO client over `web_sys::WebSocket`: connects to the page's own host,
-//! answers the server's pings, and turns frames into [`SocketEvent`]s.
+//! answers the server's pings, and turns frames into [`SocketEvent`]s. One WebSocket, one
+//! session: [`super::connection`] resumes a dropped one on a new socket.
 //!
 //! Only runs in a browser; on the server the type exists so components compile, but nothing
 //! constructs it (event handlers never run during server rendering).
@@ -11,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::frame::{self, Incoming};
-use crate::protocol::{ClientEvent, ServerEvent};
+use crate::protocol::{take_seq, ClientEvent, ResumeAsk, ServerEvent};
 
 /// What the connection reports to its owner.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,61 +22,96 @@ pub enum SocketEvent {
         id: String,
     },
     Event(ServerEvent),
+    /// The WebSocket dropped and the session is being resumed: attempt `attempt` is on its way.
+    Reconnecting {
+        attempt: u32,
+    },
     /// The connection is gone (reported once).
     Closed {
         reason: String,
     },
 }
 
-type Handler = Rc<dyn Fn(SocketEvent)>;
+/// How a socket ended, as its owner needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum End {
+    /// The WebSocket closed or broke without the server or this page ending the session: a
+    /// resumable session may come back.
+    Dropped(String),
+    /// The server refused or ended the session, or this page closed it.
+    Over(String),
+}
 
-/// An open (or opening) connection. Dropping it closes the connection and detaches its
-/// callbacks; do not drop it from inside its own callback.
-pub struct Socket {
+/// What a socket reports: an event (or its connection), or its end (once).
+pub(super) enum Report {
+    Connected { id: String },
+    Event(ServerEvent),
+    Ended(End),
+}
+
+type Handler = Rc<dyn Fn(Report)>;
+
+/// An open (or opening) WebSocket with one Socket.IO session. Dropping it closes the connection
+/// and detaches its callbacks; do not drop it from inside its own callback.
+pub(super) struct Socket {
     ws: WebSocket,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// Set once the end is reported, or this page closes it (then no end is reported).
+    ended: Rc<Cell<bool>>,
 }
 
 impl Socket {
-    /// Connects to `/socket.io/` on the page's own host, presenting `token` if there is one.
-    pub fn connect(
+    /// Connects to `/socket.io/` on the page's own host, presenting `token` if there is one and
+    /// asking for `resume` if given; then every event ends with its position, which goes into
+    /// `last_seq`.
+    pub(super) fn connect(
         token: Option<String>,
-        on_event: impl Fn(SocketEvent) + 'static,
+        resume: Option<ResumeAsk>,
+        last_seq: Rc<Cell<u64>>,
+        on_report: impl Fn(Report) + 'static,
     ) -> Result<Self, String> {
         let ws = WebSocket::new(&page_url()?).map_err(describe)?;
-        let handler: Handler = Rc::new(on_event);
-        let closed = Rc::new(Cell::new(false));
-        let report_close: Rc<dyn Fn(String)> = {
-            let (handler, closed) = (handler.clone(), closed.clone());
-            Rc::new(move |reason: String| {
-                if !closed.replace(true) {
-                    handler(SocketEvent::Closed { reason });
+        let handler: Handler = Rc::new(on_report);
+        let ended = Rc::new(Cell::new(false));
+        let report_end: Rc<dyn Fn(End)> = {
+            let (handler, ended) = (handler.clone(), ended.clone());
+            Rc::new(move |end: End| {
+                if !ended.replace(true) {
+                    handler(Report::Ended(end));
                 }
             })
         };
+        let numbered = resume.is_some();
 
         let on_message = {
-            let (ws, report_close) = (ws.clone(), report_close.clone());
+            let (ws, report_end) = (ws.clone(), report_end.clone());
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let Some(text) = event.data().as_string() else {
                     return;
                 };
                 match frame::decode(&text) {
-                    Ok(Incoming::Open(_)) => send(&ws, &frame::connect(token.as_deref())),
+                    Ok(Incoming::Open(_)) => {
+                        send(&ws, &frame::connect(token.as_deref(), resume.as_ref()))
+                    }
                     Ok(Incoming::Ping) => send(&ws, frame::PONG),
-                    Ok(Incoming::Connected { sid }) => handler(SocketEvent::Connected { id: sid }),
-                    Ok(Incoming::Event { name, args }) => {
+                    Ok(Incoming::Connected { sid }) => handler(Report::Connected { id: sid }),
+                    Ok(Incoming::Event { name, mut args }) => {
+                        if numbered {
+                            if let Some(seq) = take_seq(&mut args) {
+                                last_seq.set(seq);
+                            }
+                        }
                         if let Some(event) = ServerEvent::decode(&name, &args) {
-                            handler(SocketEvent::Event(event));
+                            handler(Report::Event(event));
                         }
                     }
                     Ok(Incoming::ConnectError { message }) => {
-                        report_close(format!("connection refused: {message}"));
+                        report_end(End::Over(format!("connection refused: {message}")));
                         let _ = ws.close();
                     }
                     Ok(Incoming::Close | Incoming::Disconnected) => {
-                        report_close("disconnected by the server".into());
+                        report_end(End::Over("disconnected by the server".into()));
                         let _ = ws.close();
                     }
                     Ok(Incoming::Ignored) => {}
@@ -88,7 +124,7 @@ impl Socket {
                 r if r.is_empty() => format!("connection closed (code {})", event.code()),
                 r => r,
             };
-            report_close(reason);
+            report_end(End::Dropped(reason));
         });
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -96,16 +132,23 @@ impl Socket {
             ws,
             _on_message: on_message,
             _on_close: on_close,
+            ended,
         })
     }
 
     /// Sends an event; returns whether the connection was open to take it.
-    pub fn emit(&self, event: &ClientEvent) -> bool {
+    pub(super) fn emit(&self, event: &ClientEvent) -> bool {
         self.ws.ready_state() == WebSocket::OPEN
             && self.ws.send_with_str(&frame::encode_event(event)).is_ok()
     }
 
-    pub fn close(&self) {
+    /// Ends the session on purpose: the server is told (so its rooms hear `bye` at once, even a
+    /// resumable one's), and no end is reported.
+    pub(super) fn close(&self) {
+        self.ended.set(true);
+        if self.ws.ready_state() == WebSocket::OPEN {
+            send(&self.ws, frame::DISCONNECT);
+        }
         let _ = self.ws.close();
     }
 }

@@ -15,7 +15,7 @@
 //! - [`signal`]: WebRTC payloads relayed between peers, and ICE servers.
 //! - [`errors`]: refusal and close codes.
 //! - [`resume`]: resuming a dropped connection as the same peer (`resumable`, `resumed`,
-//!   `resume_failed`, `away`, and the position each event carries).
+//!   `resume_failed`, `away`, `back`, and the position each event carries).
 
 mod client;
 mod errors;
@@ -55,6 +55,7 @@ pub mod event {
     pub const RESUMED: &str = "resumed";
     pub const RESUME_FAILED: &str = "resume_failed";
     pub const AWAY: &str = "away";
+    pub const BACK: &str = "back";
 }
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ pub enum ServerEvent {
     /// To the rest of the room when `id`'s connection dropped: it may come back within the
     /// grace period (then nothing more is said), or `bye` follows.
     Away { room: String, id: String },
+    /// To the rest of the room when `id`, which was away, resumed.
+    Back { room: String, id: String },
 }
 
 /// A room member as the roster lists it.
@@ -83,6 +85,7 @@ impl ServerEvent {
             Self::Resumed(_) => event::RESUMED,
             Self::ResumeFailed(_) => event::RESUME_FAILED,
             Self::Away { .. } => event::AWAY,
+            Self::Back { .. } => event::BACK,
         }
     }
 
@@ -154,6 +157,10 @@ impl ServerEvent {
                 room: text(0)?,
                 id: text(1)?,
             },
+            event::BACK => Self::Back {
+                room: text(0)?,
+                id: text(1)?,
+            },
             _ => return None,
         })
     }
@@ -182,7 +189,8 @@ impl Serialize for ServerEvent {
             | Self::Leaved { room, id }
             | Self::Bye { room, id }
             | Self::Full { room, id }
-            | Self::Away { room, id } => args!(room, id),
+            | Self::Away { room, id }
+            | Self::Back { room, id } => args!(room, id),
             Self::Message { room, from, data } => args!(room, from, data),
             Self::Refused(refusal) => args!(refusal),
             Self::Closing(closing) => args!(closing),
@@ -306,5 +314,9 @@ mod tests {
             id: "p".into(),
         });
         assert_eq!(away, json!(["r", "p"]));
+        round_trip(ServerEvent::Back {
+            room: "r".into(),
+            id: "p".into(),
+        });
     }
 }

@@ -15,7 +15,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use tracing::{debug, info};
 
-use super::delivery::{self, Sockets};
+use super::delivery::{self, Audience, Reach, Sockets};
 use super::Hub;
 use crate::protocol::{
     wire_name, CloseCode, ResumeAsk, ResumeFailure, ResumeFailureCode, ResumeGrant, RoomName,
@@ -133,8 +133,8 @@ pub(super) fn announce<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, start: &Sta
                 return; // Gone meanwhile (its grace ended, or it was evicted).
             };
             let rooms = hub.rooms.with(|rooms| rooms.rooms_of(&claim.peer));
-            let rooms = rooms.iter().map(RoomName::to_string).collect();
-            let resumed = ServerEvent::Resumed(grant(claim.peer, &claim.token, rooms));
+            let names = rooms.iter().map(RoomName::to_string).collect();
+            let resumed = ServerEvent::Resumed(grant(claim.peer, &claim.token, names));
             let mut log = resume::lock(&log);
             let mut sent = adapter.send_text(socket.id, resumed.to_json_array());
             for event in log.attach(*seq) {
@@ -142,7 +142,16 @@ pub(super) fn announce<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, start: &Sta
             }
             drop(log);
             if !sent {
-                delivery::evict(hub, socket.clone(), CloseCode::SlowReceiver);
+                return delivery::evict(hub, socket.clone(), CloseCode::SlowReceiver);
+            }
+            let sockets = Sockets::of(socket);
+            for room in &rooms {
+                let back = ServerEvent::Back {
+                    room: room.to_string(),
+                    id: claim.peer.to_string(),
+                };
+                let others = (Audience::Others, Reach::Cluster);
+                let _ = delivery::to_room(hub, &sockets, room, others, &back);
             }
             // The socket it had still looked alive: it is this connection's no more.
             if let Some(previous) = claim

@@ -1,0 +1,220 @@
+//! The page's connection to the server: one Socket.IO session that asks to be resumable and,
+//! when its WebSocket drops, reconnects with backoff and resumes as the same peer within the
+//! server's grace period (see [`crate::protocol::ResumeAsk`]). What it missed arrives in
+//! order before anything new, so the page sees each event once.
+//!
+//! Only runs in a browser, like [`super::socket`].
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use super::socket::{End, Report, Socket, SocketEvent};
+use crate::browser::sleep;
+use crate::protocol::{ClientEvent, ResumeAsk, ServerEvent};
+
+/// The first wait before reconnecting, doubled at each attempt up to [`MAX_DELAY_MS`].
+const FIRST_DELAY_MS: i32 = 250;
+const MAX_DELAY_MS: i32 = 4000;
+/// Events the page may send while reconnecting, sent once the session is back.
+const MAX_OUTBOX: usize = 1000;
+
+/// A cheap-to-clone handle on the page's connection. Dropping the last one closes it.
+#[derive(Clone)]
+pub struct Connection(Rc<Inner>);
+
+struct Inner {
+    /// The join token the page was opened with, presented at every connect.
+    token: Option<String>,
+    handler: Rc<dyn Fn(SocketEvent)>,
+    /// The last position received, across the session's sockets.
+    last_seq: Rc<Cell<u64>>,
+    state: RefCell<State>,
+}
+
+#[derive(Default)]
+struct State {
+    socket: Option<Socket>,
+    /// The token that resumes the session, and the grace period in seconds, once the server
+    /// said it is resumable.
+    resume: Option<(String, u64)>,
+    /// While reconnecting: when the drop happened (ms since the epoch), the attempts made, and
+    /// what the page sent meanwhile.
+    dropped_at: Option<f64>,
+    attempt: u32,
+    outbox: Vec<ClientEvent>,
+    /// Closed by the page: nothing more is reported.
+    closed: bool,
+}
+
+impl Connection {
+    /// Connects, asking to be resumable; `on_event` hears everything, `Connected` once.
+    pub fn open(
+        token: Option<String>,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Self, String> {
+        let connection = Self(Rc::new(Inner {
+            token,
+            handler: Rc::new(on_event),
+            last_seq: Rc::default(),
+            state: RefCell::default(),
+        }));
+        connection.connect(ResumeAsk::Enable)?;
+        Ok(connection)
+    }
+
+    /// Sends an event, or keeps it while reconnecting to send once the session is back;
+    /// returns whether it was taken (not when the connection is over, nor beyond
+    /// [`MAX_OUTBOX`] kept).
+    pub fn emit(&self, event: &ClientEvent) -> bool {
+        let mut state = self.0.state.borrow_mut();
+        if state.dropped_at.is_some() && !state.closed {
+            if state.outbox.len() >= MAX_OUTBOX {
+                return false;
+            }
+            state.outbox.push(event.clone());
+            return true;
+        }
+        state
+            .socket
+            .as_ref()
+            .is_some_and(|socket| socket.emit(event))
+    }
+
+    /// Ends the session on purpose: the server is told, nothing is resumed or reported. The
+    /// socket is kept (it may be inside its own callback now) and dropped with the connection.
+    pub fn close(&self) {
+        let mut state = self.0.state.borrow_mut();
+        state.closed = true;
+        if let Some(socket) = &state.socket {
+            socket.close();
+        }
+    }
+
+    fn connect(&self, ask: ResumeAsk) -> Result<(), String> {
+        let weak = Rc::downgrade(&self.0);
+        let socket = Socket::connect(
+            self.0.token.clone(),
+            Some(ask),
+            self.0.last_seq.clone(),
+            move |report| {
+                if let Some(inner) = weak.upgrade() {
+                    Connection(inner).on_report(report);
+                }
+            },
+        )?;
+        // The old socket, if any, ended already; replacing it drops it outside its callbacks.
+        let old = self.0.state.borrow_mut().socket.replace(socket);
+        drop(old);
+        Ok(())
+    }
+
+    fn on_report(&self, report: Report) {
+        if self.0.state.borrow().closed {
+            return;
+        }
+        let handler = &self.0.handler;
+        match report {
+            Report::Connected { id } => {
+                // A reconnection is told by `resumed` or `resume_failed`, not as a new start.
+                if self.0.state.borrow().dropped_at.is_none() {
+                    handler(SocketEvent::Connected { id });
+                }
+            }
+            Report::Event(event) => {
+                let resumed = matches!(event, ServerEvent::Resumed(_));
+                self.follow(&event);
+                handler(SocketEvent::Event(event));
+                if resumed {
+                    self.flush();
+                }
+            }
+            Report::Ended(End::Dropped(reason)) => self.dropped(reason),
+            Report::Ended(End::Over(reason)) => {
+                self.0.state.borrow_mut().closed = true;
+                handler(SocketEvent::Closed { reason });
+            }
+        }
+    }
+
+    /// Keeps what the session's own events say: its token, and that a reconnection is over.
+    fn follow(&self, event: &ServerEvent) {
+        let mut state = self.0.state.borrow_mut();
+        match event {
+            ServerEvent::Resumable(grant) | ServerEvent::Resumed(grant) => {
+                state.resume = Some((grant.token.clone(), grant.grace));
+                state.dropped_at = None;
+                state.attempt = 0;
+            }
+            ServerEvent::ResumeFailed(_) => {
+                // A fresh session: its `resumable` and its own numbering follow. What the page
+                // sent meanwhile was for the old one.
+                state.resume = None;
+                state.dropped_at = None;
+                state.attempt = 0;
+                state.outbox.clear();
+                self.0.last_seq.set(0);
+            }
+            _ => {}
+        }
+    }
+
+    /// The WebSocket dropped: reconnect and resume while the grace period lasts, else it is over.
+    fn dropped(&self, reason: String) {
+        let now = js_sys::Date::now();
+        let (grace, attempt) = {
+            let mut state = self.0.state.borrow_mut();
+            let Some((_, grace)) = state.resume else {
+                drop(state);
+                return self.end(reason);
+            };
+            let since = *state.dropped_at.get_or_insert(now);
+            if now - since > grace as f64 * 1000.0 {
+                drop(state);
+                return self.end(format!(
+                    "{reason}; not back within the {grace} s grace period"
+                ));
+            }
+            state.attempt += 1;
+            (grace, state.attempt)
+        };
+        (self.0.handler)(SocketEvent::Reconnecting { attempt });
+        let delay = (FIRST_DELAY_MS << (attempt - 1).min(4)).min(MAX_DELAY_MS);
+        let weak: Weak<Inner> = Rc::downgrade(&self.0);
+        leptos::task::spawn_local(async move {
+            sleep(delay).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            let connection = Connection(inner);
+            let ask = {
+                let state = connection.0.state.borrow();
+                if state.closed {
+                    return;
+                }
+                state.resume.as_ref().map(|(token, _)| ResumeAsk::Resume {
+                    token: token.clone(),
+                    seq: connection.0.last_seq.get(),
+                })
+            };
+            let Some(ask) = ask else { return };
+            if let Err(err) = connection.connect(ask) {
+                connection.end(format!("cannot reconnect: {err} (grace {grace} s)"));
+            }
+        });
+    }
+
+    /// Sends what the page sent while reconnecting, in order, now that the session is back.
+    fn flush(&self) {
+        let state = &mut *self.0.state.borrow_mut();
+        if let Some(socket) = &state.socket {
+            for event in state.outbox.drain(..) {
+                socket.emit(&event);
+            }
+        }
+    }
+
+    fn end(&self, reason: String) {
+        self.0.state.borrow_mut().closed = true;
+        (self.0.handler)(SocketEvent::Closed { reason });
+    }
+}
