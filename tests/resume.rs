@@ -333,3 +333,35 @@ async fn with_resuming_off_a_drop_is_a_leave() {
         ("bye".to_owned(), vec![json!("r"), json!(ada_id)])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_an_away_member_as_away() {
+    const KEY: &str = "the resume test's API key";
+    let server = start_server_with(Config {
+        api_key: Some(KEY.into()),
+        ..server_config(30, 100)
+    })
+    .await;
+    let mut ada = Resumable::connect(&server).await;
+    ada.join("r").await;
+    let transport = || async {
+        let url = format!("http://{}/api/dashboard", server.addr);
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(KEY)
+            .send()
+            .await;
+        let snapshot: Value =
+            serde_json::from_str(&response.unwrap().text().await.unwrap()).unwrap();
+        snapshot["rooms"][0]["people"][0]["transport"].clone()
+    };
+    assert_eq!(transport().await, json!("websocket"));
+    let ada = ada.cut();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while transport().await != json!("away") {
+        assert!(tokio::time::Instant::now() < deadline, "never shown away");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ada = ada.resume(&server, &["r"]).await;
+    assert_eq!(transport().await, json!("websocket"));
+}

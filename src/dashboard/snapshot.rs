@@ -49,7 +49,8 @@ pub struct Person {
     pub sub: Option<String>,
     /// When it joined (milliseconds since the epoch); for this instance's members.
     pub joined_at: Option<u64>,
-    /// `websocket` or `polling`; for this instance's members.
+    /// `websocket` or `polling`, or `away` (its connection dropped and it may resume); for
+    /// this instance's members.
     pub transport: Option<String>,
     /// The instance it is connected to, when that is another one.
     pub instance: Option<String>,

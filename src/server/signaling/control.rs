@@ -294,13 +294,15 @@ impl Control {
     fn people(&self, local: Vec<(Sid, Member)>, remote: Vec<cluster::Member>) -> Vec<Person> {
         let here = local.into_iter().map(|(sid, member)| {
             let socket = self.hub.socket_of(sid).and_then(|s| self.sockets.get(s));
-            let transport = socket.map(|socket| {
-                match socket.transport_type() {
-                    TransportType::Websocket => "websocket",
-                    TransportType::Polling => "polling",
-                }
-                .to_owned()
-            });
+            let transport = match socket {
+                Some(socket) => match socket.transport_type() {
+                    TransportType::Websocket => Some("websocket"),
+                    TransportType::Polling => Some("polling"),
+                },
+                // A resumable member whose connection dropped: it may come back.
+                None => self.hub.resume_log(sid).map(|_| "away"),
+            };
+            let transport = transport.map(str::to_owned);
             let person = Person {
                 id: sid.to_string(),
                 name: member.name.as_str().to_owned(),
