@@ -1,6 +1,6 @@
 //! `--metrics-addr`: after a scripted session, the scrape (read with a Prometheus text-format
 //! parser) counts exactly what happened; the metrics are not on the public port; a cluster
-//! instance reports Redis going away and coming back.
+//! instance reports Redis going away and coming back; resumes are counted by result.
 
 mod common;
 
@@ -272,4 +272,38 @@ fn the_dashboard_and_the_readme_use_the_exported_names() {
             "the README does not list {name}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_are_counted_by_result() {
+    use common::raw::{Frame, RawClient};
+    let (_server, public, metrics) = metered_binary(&[]);
+    let mut ada = RawClient::connect_with_auth(public, &json!({"resume": true})).await;
+    let token = ada.expect("resumable").await[0]["token"].clone();
+    ada.kill();
+    let resume = json!({"resume": {"token": token, "seq": 0}});
+    let mut back = RawClient::connect_with_auth(public, &resume).await;
+    assert!(matches!(back.next().await, Frame::Event(name, _) if name == "resumed"));
+    // The token was used; and one never issued.
+    for token in [token, json!("forged")] {
+        let resume = json!({"resume": {"token": token, "seq": 0}});
+        let mut refused = RawClient::connect_with_auth(public, &resume).await;
+        assert_eq!(
+            refused.expect("resume_failed").await[0]["code"],
+            json!("unknown")
+        );
+    }
+    let scrape = Metrics::scrape(metrics).await;
+    assert_eq!(
+        scrape.value(r#"signalroom_resumes_total{result="resumed"}"#),
+        1.0
+    );
+    assert_eq!(
+        scrape.value(r#"signalroom_resumes_total{result="unknown"}"#),
+        2.0
+    );
+    assert_eq!(
+        scrape.value(r#"signalroom_resumes_total{result="too_far_behind"}"#),
+        0.0
+    );
 }
