@@ -365,3 +365,36 @@ async fn the_dashboard_shows_an_away_member_as_away() {
     let _ada = ada.resume(&server, &["r"]).await;
     assert_eq!(transport().await, json!("websocket"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_join_tokens_only_the_same_subject_resumes() {
+    use common::tokens::{jwt, SECRET};
+    let server = start_server_with(Config {
+        auth_secret: Some(SECRET.into()),
+        ..server_config(30, 100)
+    })
+    .await;
+    let as_user = |sub: &str| jwt(json!({"sub": sub}));
+    let auth = json!({"token": as_user("u-ada"), "resume": true});
+    let mut client = RawClient::connect_with_auth(server.addr, &auth).await;
+    let grant = client.expect("resumable").await;
+    let ada = Resumable {
+        id: client.id.clone(),
+        token: grant[0]["token"].as_str().unwrap().to_owned(),
+        seq: 0,
+        client,
+    }
+    .cut();
+    let resume = json!({"token": ada.token, "seq": 0});
+    // Someone else who got hold of her resume token: refused, as if it were unknown.
+    let stolen = json!({"token": as_user("u-eve"), "resume": resume});
+    let mut eve = RawClient::connect_with_auth(server.addr, &stolen).await;
+    assert_eq!(
+        eve.expect("resume_failed").await[0]["code"],
+        json!("unknown")
+    );
+    // The token still works for her.
+    let own = json!({"token": as_user("u-ada"), "resume": resume});
+    let mut back = RawClient::connect_with_auth(server.addr, &own).await;
+    assert_eq!(back.expect("resumed").await[0]["id"], json!(ada.id));
+}

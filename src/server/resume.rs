@@ -55,8 +55,10 @@ pub struct Log {
     /// Whether events go to `socket` as they come: not between a resume's claim and the replay
     /// of what it missed, so nothing overtakes the replay.
     attached: bool,
-    /// Its join token, for a ban if it is kicked while away.
+    /// Its join token, for a ban if it is kicked while away, and the token's subject: a resume
+    /// must present a join token of the same subject.
     ban_key: Option<TokenId>,
+    sub: Option<Arc<str>>,
     /// The number the next event gets (the first is 1).
     next: u64,
     /// The last events sent, oldest first, each with its number appended.
@@ -95,14 +97,15 @@ impl Resumes {
         self.0.grace
     }
 
-    /// Makes `peer` (whose socket has the same id, presenting `ban_key`) resumable; returns its
-    /// first token.
-    pub fn enable(&self, peer: Sid, ban_key: Option<TokenId>) -> String {
+    /// Makes `peer` (whose socket has the same id, presenting the join token `ban_key` of
+    /// subject `sub`) resumable; returns its first token.
+    pub fn enable(&self, peer: Sid, ban_key: Option<TokenId>, sub: Option<Arc<str>>) -> String {
         let (token, hash) = new_token();
         let log = Log {
             socket: Some(peer),
             attached: true,
             ban_key,
+            sub,
             next: 1,
             held: VecDeque::new(),
             held_bytes: 0,
@@ -176,22 +179,29 @@ impl Resumes {
         maps.sockets.retain(|_, p| *p != peer);
     }
 
-    /// A client presents `token`, having received events up to `seq`, on `socket`: the peer it
-    /// resumes, with its next token, or why not. The peer stays away (its events held) until
-    /// [`Log::attach`]; the token cannot be used again. A peer that missed too much is forgotten
-    /// and returned with the refusal, for the caller to take out of its rooms.
+    /// A client whose join token has subject `sub` presents `token`, having received events up
+    /// to `seq`, on `socket`: the peer it resumes, with its next token, or why not. The peer
+    /// stays away (its events held) until [`Log::attach`]; the token cannot be used again. A
+    /// peer that missed too much is forgotten and returned with the refusal, for the caller to
+    /// take out of its rooms. A token presented under another subject is refused as unknown
+    /// (and still works for its own).
     pub fn claim(
         &self,
         token: &str,
         seq: u64,
         socket: Sid,
+        sub: Option<&str>,
     ) -> Result<Claim, (ResumeFailureCode, Option<Sid>)> {
         let unknown = (ResumeFailureCode::Unknown, None);
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut maps = self.write();
-        let peer = maps.tokens.remove(&hash).ok_or(unknown)?;
+        let peer = *maps.tokens.get(&hash).ok_or(unknown)?;
         let log = maps.peers.get(&peer).cloned().ok_or(unknown)?;
         let mut log = lock(&log);
+        if log.sub.as_deref() != sub {
+            return Err(unknown);
+        }
+        maps.tokens.remove(&hash);
         if !log.continues_from(seq) {
             drop(log);
             drop(maps);
@@ -313,7 +323,7 @@ mod tests {
     fn events_are_numbered_from_one_and_go_to_the_socket_while_it_is_up() {
         let resumes = resumes(10);
         let peer = Sid::new();
-        resumes.enable(peer, None);
+        resumes.enable(peer, None, None);
         let (socket, first) = send(&resumes, peer, "a");
         assert_eq!(socket, Some(peer));
         assert_eq!(first, r#"["message","r","a",{"seq":1}]"#);
@@ -325,14 +335,14 @@ mod tests {
     fn a_dropped_peer_resumes_once_with_what_it_missed() {
         let resumes = resumes(10);
         let peer = Sid::new();
-        let token = resumes.enable(peer, None);
+        let token = resumes.enable(peer, None, None);
         send(&resumes, peer, "a"); // 1, received
         let generation = resumes.dropped(peer, peer).unwrap();
         assert_eq!(send(&resumes, peer, "b").0, None); // 2, held
         assert_eq!(send(&resumes, peer, "c").0, None); // 3, held
 
         let socket = Sid::new();
-        let claim = resumes.claim(&token, 1, socket).ok().unwrap();
+        let claim = resumes.claim(&token, 1, socket, None).ok().unwrap();
         assert_eq!((claim.peer, claim.previous), (peer, None));
         assert_ne!(claim.token, token);
         assert_eq!(resumes.peer_of(socket), peer);
@@ -346,48 +356,69 @@ mod tests {
         // The old grace period no longer applies; the token was used.
         assert!(!resumes.expired(peer, generation));
         assert_eq!(
-            resumes.claim(&token, 1, Sid::new()).err(),
+            resumes.claim(&token, 1, Sid::new(), None).err(),
             Some((ResumeFailureCode::Unknown, None))
         );
         // The new one works, once.
         resumes.dropped(peer, socket).unwrap();
-        assert!(resumes.claim(&claim.token, 5, Sid::new()).is_ok());
+        assert!(resumes.claim(&claim.token, 5, Sid::new(), None).is_ok());
     }
 
     #[test]
     fn a_grace_period_that_ends_away_forgets_the_peer() {
         let resumes = resumes(10);
         let peer = Sid::new();
-        let token = resumes.enable(peer, None);
+        let token = resumes.enable(peer, None, None);
         let generation = resumes.dropped(peer, peer).unwrap();
         assert!(resumes.expired(peer, generation));
         assert!(resumes.log(peer).is_none());
         let unknown = Some((ResumeFailureCode::Unknown, None));
-        assert_eq!(resumes.claim(&token, 0, Sid::new()).err(), unknown);
-        assert_eq!(resumes.claim("forged", 0, Sid::new()).err(), unknown);
+        assert_eq!(resumes.claim(&token, 0, Sid::new(), None).err(), unknown);
+        assert_eq!(resumes.claim("forged", 0, Sid::new(), None).err(), unknown);
     }
 
     #[test]
     fn missing_more_than_is_kept_cannot_resume() {
         let resumes = resumes(3);
         let peer = Sid::new();
-        let token = resumes.enable(peer, None);
+        let token = resumes.enable(peer, None, None);
         send(&resumes, peer, "a"); // 1, received
         resumes.dropped(peer, peer);
         for text in ["b", "c", "d", "e"] {
             send(&resumes, peer, text); // 2..=5; 2 falls out
         }
         assert_eq!(
-            resumes.claim(&token, 1, Sid::new()).err(),
+            resumes.claim(&token, 1, Sid::new(), None).err(),
             Some((ResumeFailureCode::TooFarBehind, Some(peer)))
         );
         assert!(resumes.log(peer).is_none(), "forgotten");
         // A number never sent is no position either.
         let other = Sid::new();
-        let token = resumes.enable(other, None);
+        let token = resumes.enable(other, None, None);
         assert_eq!(
-            resumes.claim(&token, 9, Sid::new()).err(),
+            resumes.claim(&token, 9, Sid::new(), None).err(),
             Some((ResumeFailureCode::TooFarBehind, Some(other)))
+        );
+    }
+
+    #[test]
+    fn a_token_works_only_for_its_own_subject() {
+        let resumes = resumes(10);
+        let peer = Sid::new();
+        let token = resumes.enable(peer, None, Some("user-1".into()));
+        let stranger = resumes.claim(&token, 0, Sid::new(), Some("user-2"));
+        assert_eq!(stranger.err(), Some((ResumeFailureCode::Unknown, None)));
+        assert_eq!(
+            resumes.claim(&token, 0, Sid::new(), None).err(),
+            Some((ResumeFailureCode::Unknown, None))
+        );
+        // Still its owner's.
+        assert_eq!(
+            resumes
+                .claim(&token, 0, Sid::new(), Some("user-1"))
+                .ok()
+                .map(|c| c.peer),
+            Some(peer)
         );
     }
 
@@ -395,7 +426,7 @@ mod tests {
     fn held_bytes_are_bounded_too() {
         let resumes = resumes(100_000);
         let peer = Sid::new();
-        resumes.enable(peer, None);
+        resumes.enable(peer, None, None);
         let big = "x".repeat(100_000);
         for _ in 0..50 {
             send(&resumes, peer, &big);
@@ -410,10 +441,10 @@ mod tests {
     fn a_drop_noticed_after_a_resume_changes_nothing() {
         let resumes = resumes(10);
         let peer = Sid::new();
-        let token = resumes.enable(peer, None);
+        let token = resumes.enable(peer, None, None);
         // The old socket is still up when the client resumes on a new one.
         let socket = Sid::new();
-        let claim = resumes.claim(&token, 0, socket).ok().unwrap();
+        let claim = resumes.claim(&token, 0, socket, None).ok().unwrap();
         assert_eq!(claim.previous, Some(peer));
         let log = resumes.log(peer).unwrap();
         let _ = lock(&log).attach(0).count();

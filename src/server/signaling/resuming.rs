@@ -75,27 +75,29 @@ pub(super) fn begin<A: Adapter>(
         });
         return (own, start);
     };
-    let fresh = || resumes.enable(own, grant.token.clone());
+    let fresh = || resumes.enable(own, grant.token.clone(), grant.sub.clone());
     match ask {
         ResumeAsk::Enable => (own, Some(Start::Fresh { token: fresh() })),
-        ResumeAsk::Resume { token, seq } => match resumes.claim(&token, seq, own) {
-            Ok(claim) => {
-                info!(id = %claim.peer, socket = %own, seq, "resuming");
-                hub.metrics.resumed("resumed");
-                let claim = Arc::new(claim);
-                (claim.peer, Some(Start::Resumed { claim, seq }))
-            }
-            Err((code, gone)) => {
-                debug!(socket = %own, ?code, "resume refused");
-                hub.metrics.resumed(&wire_name(&code));
-                // It missed too much: the peer will not come back, so it leaves now.
-                if let Some(peer) = gone {
-                    depart(hub, &Sockets::of(socket), peer);
+        ResumeAsk::Resume { token, seq } => {
+            match resumes.claim(&token, seq, own, grant.sub.as_deref()) {
+                Ok(claim) => {
+                    info!(id = %claim.peer, socket = %own, seq, "resuming");
+                    hub.metrics.resumed("resumed");
+                    let claim = Arc::new(claim);
+                    (claim.peer, Some(Start::Resumed { claim, seq }))
                 }
-                let token = Some(fresh());
-                (own, Some(Start::Failed { code, token }))
+                Err((code, gone)) => {
+                    debug!(socket = %own, ?code, "resume refused");
+                    hub.metrics.resumed(&wire_name(&code));
+                    // It missed too much: the peer will not come back, so it leaves now.
+                    if let Some(peer) = gone {
+                        depart(hub, &Sockets::of(socket), peer);
+                    }
+                    let token = Some(fresh());
+                    (own, Some(Start::Failed { code, token }))
+                }
             }
-        },
+        }
     }
 }
 
