@@ -1,10 +1,13 @@
 //! The chat room: the tutorial's page (username, room, Connect, Leave, output, input, Send),
 //! driven by the Rust Socket.IO client.
 
+use std::rc::Rc;
+
 use leptos::html;
 use leptos::prelude::*;
 use serde_json::Value;
 
+use crate::browser::BrowserOnly;
 use crate::call::{CallPanel, CallSession, CallView};
 use crate::client::{page_token, unchecked_claims, Connection, SocketEvent};
 use crate::members::{MembersPanel, MembersView};
@@ -25,10 +28,9 @@ pub fn Chat() -> impl IntoView {
     let output = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
     let hydrated = RwSignal::new(false);
-    // The connection lives only in the browser and is not `Send`.
-    let socket = StoredValue::new_local(None::<Connection>);
+    let socket = BrowserOnly::<Connection>::default();
     // The last join asked for: asked again if the connection comes back as a new session.
-    let last_join = StoredValue::new_local(None::<ClientEvent>);
+    let last_join = StoredValue::new(None::<ClientEvent>);
     let (username, room_input, seats, input, output_area) = (
         NodeRef::<html::Input>::new(),
         NodeRef::<html::Input>::new(),
@@ -43,12 +45,13 @@ pub fn Chat() -> impl IntoView {
     let members = MembersView::new();
     // The call shares this connection: it follows the room's events and sends its signals.
     let call_view = CallView::new();
-    let call = StoredValue::new_local(CallSession::new(call_view, move |event| {
-        socket.with_value(|s| s.as_ref().is_some_and(|s| s.emit(event)))
-    }));
+    let call = BrowserOnly::<Rc<CallSession>>::default();
 
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     Effect::new(move || {
+        call.set(CallSession::new(call_view, move |event| {
+            socket.with(|s| s.emit(event)).unwrap_or(false)
+        }));
         let found = page_token();
         let claims = found
             .as_deref()
@@ -67,7 +70,7 @@ pub fn Chat() -> impl IntoView {
     // grace period for a dropped connection ends).
     Effect::new(move || {
         let _ = window_event_listener(leptos::ev::pagehide, move |_| {
-            socket.with_value(|s| s.as_ref().map(Connection::close));
+            socket.with(Connection::close);
         });
     });
     // Keep the newest line in view: after the next frame, once the new value is rendered.
@@ -94,7 +97,7 @@ pub fn Chat() -> impl IntoView {
                 status.set(format!("Left room {room}"));
             }
             phase.set(Phase::Idle);
-            socket.with_value(|s| s.as_ref().map(Connection::close));
+            socket.with(Connection::close);
         }
         SocketEvent::Event(ServerEvent::Bye { id, .. }) => {
             status.set(format!("{id} left the room"))
@@ -113,7 +116,7 @@ pub fn Chat() -> impl IntoView {
             status.set(format!("Refused {}: {}", refusal.event, refusal.message));
             if phase.get_untracked() == Phase::Joining {
                 phase.set(Phase::Idle);
-                socket.with_value(|s| s.as_ref().map(Connection::close));
+                socket.with(Connection::close);
             }
         }
         SocketEvent::Event(ServerEvent::OtherJoin { name, .. }) => {
@@ -122,7 +125,7 @@ pub fn Chat() -> impl IntoView {
         SocketEvent::Event(ServerEvent::Full { room, .. }) => {
             status.set(format!("Room {room} is full"));
             phase.set(Phase::Idle);
-            socket.with_value(|s| s.as_ref().map(Connection::close));
+            socket.with(Connection::close);
         }
         SocketEvent::Event(ServerEvent::Removed { room, reason }) => {
             status.set(format!("Removed from room {room}: {}", reason.message))
@@ -155,13 +158,9 @@ pub fn Chat() -> impl IntoView {
             ));
             if matches!(phase.get_untracked(), Phase::Joined { .. }) {
                 phase.set(Phase::Joining);
-                last_join.with_value(|join| {
-                    socket.with_value(|s| {
-                        if let (Some(s), Some(join)) = (s, join) {
-                            s.emit(join);
-                        }
-                    })
-                });
+                if let Some(join) = last_join.get_value() {
+                    socket.with(|s| s.emit(&join));
+                }
             }
         }
         SocketEvent::Event(ServerEvent::Away { id, .. }) => {
@@ -186,11 +185,11 @@ pub fn Chat() -> impl IntoView {
         match &event {
             SocketEvent::Event(server_event) => {
                 members.on_event(server_event);
-                call.with_value(|c| c.on_event(server_event))
+                call.with(|c| c.on_event(server_event));
             }
             SocketEvent::Closed { .. } => {
                 members.clear();
-                call.with_value(|c| c.on_closed())
+                call.with(|c| c.on_closed());
             }
             SocketEvent::Connected { .. } | SocketEvent::Reconnecting { .. } => {}
         }
@@ -223,13 +222,13 @@ pub fn Chat() -> impl IntoView {
         last_join.set_value(Some(join.clone()));
         let result = Connection::open(token.get_value(), move |event| {
             if matches!(event, SocketEvent::Connected { .. }) {
-                socket.with_value(|s| s.as_ref().map(|s| s.emit(&join)));
+                socket.with(|s| s.emit(&join));
             }
             on_socket_event(event);
         });
         match result {
             // Replacing the old connection drops it here, outside any of its callbacks.
-            Ok(new) => socket.set_value(Some(new)),
+            Ok(new) => socket.set(new),
             Err(err) => {
                 status.set(format!("Cannot connect: {err}"));
                 phase.set(Phase::Idle);
@@ -240,7 +239,7 @@ pub fn Chat() -> impl IntoView {
     let leave = move |_| {
         if let Phase::Joined { room } = phase.get_untracked() {
             phase.set(Phase::Leaving);
-            socket.with_value(|s| s.as_ref().map(|s| s.emit(&ClientEvent::Leave { room })));
+            socket.with(|s| s.emit(&ClientEvent::Leave { room }));
         }
     };
 
@@ -257,10 +256,10 @@ pub fn Chat() -> impl IntoView {
             return;
         }
         let data = Value::String(format!("{}:{text}", name.value()));
-        if socket.with_value(|s| {
-            s.as_ref()
-                .is_some_and(|s| s.emit(&ClientEvent::Message { room, data }))
-        }) {
+        if socket
+            .with(|s| s.emit(&ClientEvent::Message { room, data }))
+            .unwrap_or(false)
+        {
             field.set_value("");
         }
     };
@@ -274,7 +273,7 @@ pub fn Chat() -> impl IntoView {
     };
 
     let emit = move |event: ClientEvent| {
-        socket.with_value(|s| s.as_ref().map(|s| s.emit(&event)));
+        socket.with(|s| s.emit(&event));
     };
     let kick = move |peer: String| {
         if let Phase::Joined { room } = phase.get_untracked() {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::certs::{temp_dir, TestCa};
-use common::{spawn_binary, start_server_with, TestClient, WAIT};
+use common::{spawn_binary, start_server_with, TestClient, TestServer, WAIT};
 use serde_json::json;
 use signalroom::server::Config;
 
@@ -25,6 +25,17 @@ fn https_client(ca_pem: &str) -> reqwest::Client {
         .tls_info(true)
         .build()
         .unwrap()
+}
+
+/// An in-process server on HTTPS, with a certificate from `ca` written to `dir`.
+async fn start_tls_server(ca: &TestCa, dir: &Path) -> TestServer {
+    let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]).write(dir);
+    start_server_with(Config {
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+        ..Config::default()
+    })
+    .await
 }
 
 /// The fingerprint of the certificate the server at `addr` presents to a new client trusting
@@ -63,13 +74,7 @@ async fn chat_over_wss(addr: SocketAddr, ca_pem: &str, room: &str) {
 async fn the_page_health_and_socketio_are_served_over_tls() {
     let dir = temp_dir("tls-serve");
     let ca = TestCa::new();
-    let (cert, key) = ca.issue(&["127.0.0.1", "localhost"]).write(&dir);
-    let server = start_server_with(Config {
-        tls_cert: Some(cert),
-        tls_key: Some(key),
-        ..Config::default()
-    })
-    .await;
+    let server = start_tls_server(&ca, &dir).await;
     let https = https_client(&ca.pem());
 
     let page = https
@@ -348,4 +353,36 @@ fn sha256_fingerprint(der: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// The page's reactive owner is dropped on whichever worker finishes the response, and over TLS
+/// that is often another thread than the one that rendered it: nothing in the page may be tied
+/// to its thread (a `LocalStorage` value panics there, which cut pages short).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_page_renders_whole_whichever_thread_finishes_it() {
+    let dir = temp_dir("tls-pages");
+    let ca = TestCa::new();
+    let server = start_tls_server(&ca, &dir).await;
+    let client = https_client(&ca.pem());
+    let url = format!("https://{}/", server.addr);
+    let mut pages = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let (client, url) = (client.clone(), url.clone());
+        pages.spawn(async move {
+            for _ in 0..10 {
+                let response = client.get(&url).send().await.expect("request");
+                assert_eq!(response.status().as_u16(), 200);
+                let html = response.text().await.expect("whole page");
+                // Leptos streams its resource scripts after `</html>`; the last one closes it.
+                assert!(
+                    html.contains("</html>") && html.trim_end().ends_with("</script>"),
+                    "page cut short: {html}"
+                );
+            }
+        });
+    }
+    while let Some(done) = pages.join_next().await {
+        done.expect("every page whole");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,11 +16,13 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 
+use crate::browser::BrowserOnly;
+
 pub use session::{CallSession, CallView};
 
 #[component]
 pub fn CallPanel(
-    session: StoredValue<Rc<CallSession>, LocalStorage>,
+    session: BrowserOnly<Rc<CallSession>>,
     view: CallView,
     /// Whether the chat is in a room: a call needs one.
     #[prop(into)]
@@ -30,19 +32,19 @@ pub fn CallPanel(
     view! {
         <section class="call" aria-label="Video call">
             <div class="row">
-                <button id="start-call" on:click=move |_| session.with_value(|s| s.start())
+                <button id="start-call" on:click=move |_| { session.with(|s| s.start()); }
                     disabled=move || !joined.get() || in_call.get()>"Start call"</button>
-                <button id="mute" on:click=move |_| session.with_value(|s| s.toggle_mute())
+                <button id="mute" on:click=move |_| { session.with(|s| s.toggle_mute()); }
                     disabled=move || !in_call.get()>
                     {move || if view.muted.get() { "Unmute" } else { "Mute" }}
                 </button>
-                <button id="hide-video" on:click=move |_| session.with_value(|s| s.toggle_video())
+                <button id="hide-video" on:click=move |_| { session.with(|s| s.toggle_video()); }
                     disabled=move || !in_call.get()>
                     {move || if view.hidden.get() { "Show video" } else { "Hide video" }}
                 </button>
-                <button id="hang-up" on:click=move |_| session.with_value(|s| s.hang_up())
+                <button id="hang-up" on:click=move |_| { session.with(|s| s.hang_up()); }
                     disabled=move || !in_call.get()>"Hang up"</button>
-                <button id="test-connectivity" on:click=move |_| session.with_value(|s| s.check_connectivity())
+                <button id="test-connectivity" on:click=move |_| { session.with(|s| s.check_connectivity()); }
                     disabled=move || !joined.get() || view.checking.get()
                     title="Check which STUN and TURN servers work from this network">"Test connectivity"</button>
             </div>
