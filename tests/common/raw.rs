@@ -193,13 +193,22 @@ pub async fn race_to_join(clients: Vec<RawClient>, room: &str) -> (Vec<String>, 
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
     let tasks: Vec<_> = clients
         .into_iter()
-        .map(|mut client| {
+        .enumerate()
+        .map(|(index, mut client)| {
             let (barrier, room) = (barrier.clone(), room.to_owned());
             tokio::spawn(async move {
                 barrier.wait().await;
                 client.emit("join", &[Value::from(room.as_str())]).await;
+                let started = std::time::Instant::now();
                 loop {
-                    match client.next().await {
+                    let Some(frame) = client.next_within(WAIT).await else {
+                        panic!(
+                            "client #{index} ({}) had no answer to its join after {:?}",
+                            client.id,
+                            started.elapsed()
+                        );
+                    };
+                    match frame {
                         Frame::Event(name, args) if name == "joined" || name == "full" => {
                             assert_eq!(args[0], Value::from(room.as_str()));
                             assert_eq!(

@@ -3,7 +3,8 @@
 //!
 //! In a cluster a join waits for Redis to seat it. The socket's events that arrive meanwhile
 //! wait behind it, in order, and a task applies them once it is seated; then the read path
-//! applies events itself again. Without a cluster nothing ever waits.
+//! applies events itself again. Without a cluster a socket's events wait only at its start,
+//! until the socket is connected (see [`Connected`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,6 +15,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
 use socketioxide::socket::{DisconnectReason, Sid, Socket};
+use tokio::sync::oneshot;
 use tracing::debug;
 
 use super::session::{Pending, Session};
@@ -89,17 +91,44 @@ impl<A: Adapter> Clone for Connection<A> {
 }
 
 impl<A: Adapter> Connection<A> {
-    /// The handlers of `socket`, speaking for `peer` (its own id, or the one it resumed).
+    /// The handlers of `socket`, speaking for `peer` (its own id, or the one it resumed). The
+    /// events that arrive before the socket is [`Connected`] wait for it.
     pub(super) fn new(socket: &SocketRef<A>, peer: Sid, hub: Hub, grant: Arc<Grant>) -> Self {
         let rate = Rate::new(&hub, Instant::now());
-        Self(Arc::new(Shared {
+        let connection = Self(Arc::new(Shared {
             session: Session::new(socket, peer, hub, grant),
             state: Mutex::new(State {
                 rate,
                 open: true,
-                waiting: None,
+                waiting: Some(VecDeque::new()),
             }),
-        }))
+        }));
+        let (fire, connected) = oneshot::channel();
+        socket
+            .extensions
+            .insert(Connected(Arc::new(Mutex::new(Some(fire)))));
+        tokio::spawn(connection.clone().start(connected));
+        connection
+    }
+}
+
+/// Fired once socketioxide counts the socket as connected, by the namespace's connect handler.
+///
+/// socketioxide sends the client its CONNECT answer a moment *before* it marks the socket
+/// connected, and until then every emit to the socket fails as closed. A client that emits at
+/// once (a `join` on connect) can be read in that moment on another thread: its join took
+/// effect but the answer was lost, and the client waited forever (seen under CPU load). So a
+/// socket's events wait until this fires. If the connect fails instead, the socket and this
+/// with it are dropped, and the waiting events find the session closed.
+#[derive(Clone)]
+pub(super) struct Connected(Arc<Mutex<Option<oneshot::Sender<()>>>>);
+
+impl Connected {
+    pub(super) fn fire(&self) {
+        let sender = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sender) = sender {
+            let _ = sender.send(());
+        }
     }
 }
 
@@ -171,25 +200,44 @@ impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
 }
 
 impl<A: Adapter> Connection<A> {
-    /// Waits for `pending`, then applies the events that waited behind it, in order, until none
-    /// is left (the read path applies them again) or another join must wait.
+    /// Waits for the socket to be connected, then applies the events that arrived before. If
+    /// its connect failed they are dropped: the socket was never the client's.
+    async fn start(self, connected: oneshot::Receiver<()>) {
+        if connected.await.is_err() {
+            self.0.state().waiting = None;
+            return;
+        }
+        if let Some(pending) = self.apply_waiting() {
+            self.resume(pending).await;
+        }
+    }
+
+    /// Waits for `pending`, a join's seat, then applies the events that waited behind it.
     async fn resume(self, mut pending: Pending) {
         loop {
             let _ = pending.await;
-            let mut state = self.0.state();
-            loop {
-                if !state.open {
-                    state.waiting = None;
-                    return;
-                }
-                let Some(event) = state.waiting.as_mut().and_then(VecDeque::pop_front) else {
-                    state.waiting = None;
-                    return;
-                };
-                if let Some(next) = self.0.session.handle(event) {
-                    pending = next;
-                    break;
-                }
+            match self.apply_waiting() {
+                Some(next) => pending = next,
+                None => return,
+            }
+        }
+    }
+
+    /// Applies the waiting events, in order, until none is left (the read path applies them
+    /// again) or another join must wait: what it waits for.
+    fn apply_waiting(&self) -> Option<Pending> {
+        let mut state = self.0.state();
+        loop {
+            if !state.open {
+                state.waiting = None;
+                return None;
+            }
+            let Some(event) = state.waiting.as_mut().and_then(VecDeque::pop_front) else {
+                state.waiting = None;
+                return None;
+            };
+            if let Some(next) = self.0.session.handle(event) {
+                return Some(next);
             }
         }
     }

@@ -467,6 +467,11 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(hub): State<Hub>) {
     if let Some(start) = socket.extensions.get::<resuming::Start>() {
         resuming::announce(&hub, &socket, &start);
     }
+    // After the announcement: a resumed session's replay comes before the answers to the
+    // events that waited.
+    if let Some(connected) = socket.extensions.get::<connection::Connected>() {
+        connected.fire();
+    }
 }
 
 #[cfg(test)]
