@@ -119,7 +119,7 @@ impl<A: Adapter> Connection<A> {
 /// once (a `join` on connect) can be read in that moment on another thread: its join took
 /// effect but the answer was lost, and the client waited forever (seen under CPU load). So a
 /// socket's events wait until this fires. If the connect fails instead, the socket and this
-/// with it are dropped, and the waiting events find the session closed.
+/// with it are dropped, and so are the events that waited.
 #[derive(Clone)]
 pub(super) struct Connected(Arc<Mutex<Option<oneshot::Sender<()>>>>);
 
