@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
 step() { printf '\n== %s\n' "$*"; }
+# Free disk, printed at the start and the end: a clean run fills target/ with about 5 GB, and a
+# full disk shows up late and oddly (the linker dies with SIGBUS).
+disk() { step "disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free $*"; }
+disk "before the tests"
 
 container=${SIGNALROOM_SKIP_CONTAINER:+skip}
 packages=()
@@ -136,3 +140,5 @@ if [ -z "$container" ]; then
   step "the compose deployment: Redis, two instances, HAProxy (podman-compose)"
   scripts/compose-check.sh
 fi
+
+disk "after the tests"
