@@ -266,21 +266,43 @@ fn cluster_table(lines: &[Value]) -> String {
         String::from("\n## cluster: two instances on one Redis, every message crossing\n\n");
     out.push_str(&render(lines, "cluster-saturation", rows));
     let _ = writeln!(out);
-    let p99 = |tag| median(lines, tag, OURS, "/latency/p99_ms");
-    if let (Some(cluster), Some(single)) = (p99("cluster-fixed"), p99("cluster-single")) {
-        let _ = writeln!(
-            out,
-            "p99 added by crossing instances at {fixed_rate:.0} msg/s: {:+.2} ms ({cluster:.2} ms \
-             on two instances, {single:.2} ms on one alone; target ≤ 1 ms)",
-            cluster - single
-        );
-    }
+    let _ = write!(out, "{}", crossing_cost(lines, fixed_rate));
     let _ = write!(
         out,
         "{}",
         faults(lines, &["cluster-fixed", "cluster-single"])
     );
     out
+}
+
+/// The p99 that crossing instances adds at the fixed load. Each round runs the cluster and then
+/// one instance alone back to back, so the rounds are compared pairwise: a slow moment of the
+/// machine touches both runs of a round, where the difference of two medians mixes rounds.
+fn crossing_cost(lines: &[Value], fixed_rate: f64) -> String {
+    let p99s = |tag: &str| -> Vec<f64> {
+        lines
+            .iter()
+            .filter(|l| l["tag"] == tag && l["server"] == OURS)
+            .filter_map(|l| l.pointer("/latency/p99_ms")?.as_f64())
+            .collect()
+    };
+    let (cluster, single) = (p99s("cluster-fixed"), p99s("cluster-single"));
+    let mut added: Vec<f64> = cluster.iter().zip(&single).map(|(c, s)| c - s).collect();
+    if added.is_empty() {
+        return String::new();
+    }
+    added.sort_by(f64::total_cmp);
+    format!(
+        "p99 added by crossing instances at {fixed_rate:.0} msg/s: {:+.2} ms (median of {} rounds, \
+         each the cluster's p99 less one instance's alone right after; all {:+.2} to {:+.2} ms; \
+         medians {:.2} ms on two instances, {:.2} ms alone; target ≤ 1 ms)\n",
+        median_of(added.clone()).unwrap_or_default(),
+        added.len(),
+        added[0],
+        added[added.len() - 1],
+        median_of(cluster).unwrap_or_default(),
+        median_of(single).unwrap_or_default(),
+    )
 }
 
 /// Per server: how many fixed-rate runs with `tags` there were, and how many messages were lost
@@ -675,6 +697,35 @@ mod tests {
             out.contains("connect figures, the table's row too, are rough"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn crossing_cost_pairs_each_cluster_run_with_the_single_run_after_it() {
+        let run =
+            |tag: &str, p99: f64| json!({"tag": tag, "server": OURS, "latency": {"p99_ms": p99}});
+        // A slow second round raises both of its runs, a slow moment the third's cluster run
+        // alone: the pairs add 0.5, 0.5 and 19.5 ms, where the difference of the medians
+        // (20.5 - 2.0) would say 18.5 ms.
+        let lines = [
+            run("cluster-fixed", 2.5),
+            run("cluster-single", 2.0),
+            run("cluster-fixed", 20.5),
+            run("cluster-single", 20.0),
+            run("cluster-fixed", 21.0),
+            run("cluster-single", 1.5),
+            json!({"tag": "cluster-fixed", "server": BASELINE, "latency": {"p99_ms": 400.0}}),
+        ];
+        let out = crossing_cost(&lines, 1000.0);
+        assert!(
+            out.contains("1000 msg/s: +0.50 ms (median of 3 rounds"),
+            "{out}"
+        );
+        assert!(out.contains("all +0.50 to +19.50 ms"), "{out}");
+        assert!(
+            out.contains("medians 20.50 ms on two instances, 2.00 ms alone"),
+            "{out}"
+        );
+        assert_eq!(crossing_cost(&lines[..0], 1000.0), "");
     }
 
     #[test]
