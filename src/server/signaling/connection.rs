@@ -7,7 +7,7 @@
 //! until the socket is connected (see [`Connected`]).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use serde_json::Value as Json;
@@ -15,7 +15,6 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
 use socketioxide::socket::{DisconnectReason, Sid, Socket};
-use tokio::sync::oneshot;
 use tracing::debug;
 
 use super::session::{Pending, Session};
@@ -103,11 +102,9 @@ impl<A: Adapter> Connection<A> {
                 waiting: Some(VecDeque::new()),
             }),
         }));
-        let (fire, connected) = oneshot::channel();
         socket
             .extensions
-            .insert(Connected(Arc::new(Mutex::new(Some(fire)))));
-        tokio::spawn(connection.clone().start(connected));
+            .insert(Connected(Arc::downgrade(&connection.0)));
         connection
     }
 }
@@ -118,16 +115,27 @@ impl<A: Adapter> Connection<A> {
 /// connected, and until then every emit to the socket fails as closed. A client that emits at
 /// once (a `join` on connect) can be read in that moment on another thread: its join took
 /// effect but the answer was lost, and the client waited forever (seen under CPU load). So a
-/// socket's events wait until this fires. If the connect fails instead, the socket and this
-/// with it are dropped, and so are the events that waited.
-#[derive(Clone)]
-pub(super) struct Connected(Arc<Mutex<Option<oneshot::Sender<()>>>>);
+/// socket's events wait until this fires. If the connect fails instead, the socket and its
+/// handlers are dropped, and so are the events that waited. (Weak: the handlers alone decide how
+/// long the session lives, and its end on a failed connect is their drop.)
+pub(super) struct Connected<A: Adapter>(Weak<Shared<A>>);
 
-impl Connected {
-    pub(super) fn fire(&self) {
-        let sender = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(sender) = sender {
-            let _ = sender.send(());
+impl<A: Adapter> Clone for Connected<A> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<A: Adapter> Connected<A> {
+    /// Applies the events that arrived before the connect, in order. Call once: the read path
+    /// applies events itself from then on (unless a join among them must wait, see
+    /// [`Connection::resume`]).
+    pub(super) fn fire(self) {
+        if let Some(shared) = self.0.upgrade() {
+            let connection = Connection(shared);
+            if let Some(pending) = connection.apply_waiting() {
+                tokio::spawn(connection.resume(pending));
+            }
         }
     }
 }
@@ -200,18 +208,6 @@ impl<A: Adapter> MessageHandler<A, Inline> for Connection<A> {
 }
 
 impl<A: Adapter> Connection<A> {
-    /// Waits for the socket to be connected, then applies the events that arrived before. If
-    /// its connect failed they are dropped: the socket was never the client's.
-    async fn start(self, connected: oneshot::Receiver<()>) {
-        if connected.await.is_err() {
-            self.0.state().waiting = None;
-            return;
-        }
-        if let Some(pending) = self.apply_waiting() {
-            self.resume(pending).await;
-        }
-    }
-
     /// Waits for `pending`, a join's seat, then applies the events that waited behind it.
     async fn resume(self, mut pending: Pending) {
         loop {

@@ -469,7 +469,7 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(hub): State<Hub>) {
     }
     // After the announcement: a resumed session's replay comes before the answers to the
     // events that waited.
-    if let Some(connected) = socket.extensions.get::<connection::Connected>() {
+    if let Some(connected) = socket.extensions.remove::<connection::Connected<A>>() {
         connected.fire();
     }
 }
