@@ -36,7 +36,7 @@ export default defineConfig({
   webServer: external
     ? undefined
     : {
-        command: '../target/release/signalroom --addr 127.0.0.1:9986 --log-file ""',
+        command: 'target/release/signalroom --addr 127.0.0.1:9986 --log-file ""',
         cwd: '..',
         url: baseURL,
         reuseExistingServer: false,

@@ -6,8 +6,9 @@ type OpenOptions = {
   room?: string;
   /** Where the page comes from (it connects to that server); the configured base URL if unset. */
   url?: string;
-  /** Runs in the page before any of its own scripts. */
-  init?: () => void;
+  /** Runs in the page before any of its own scripts: a function, or a script's source (to pass
+   * it values, as a function's closure is not sent). */
+  init?: (() => void) | string;
   /** What shows the page is hydrated; the chat's by default. */
   ready?: string;
   /** Accept the server's certificate whatever signed it (the TLS tests' self-signed one). */

@@ -1,3 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import type { Page } from '@playwright/test';
 import { test, expect, freshRoom, join, lines, say, startCall, expectRemoteVideos, remoteTiles } from './fixtures';
 
 // Resuming a dropped connection in the page: the test cuts a page's WebSocket (as a network that
@@ -20,10 +28,15 @@ const keepSockets = () => {
 /** While offline, the browser logs each attempt to reconnect: that is the point. */
 const expectedErrors = /ERR_INTERNET_DISCONNECTED/;
 
-/** Closes the page's newest WebSocket and keeps its browser offline for `ms`. */
-async function cut(page: import('@playwright/test').Page, ms: number) {
+/** Takes the page's browser offline and closes its newest WebSocket: its connection drops. */
+async function drop(page: Page) {
   await page.context().setOffline(true);
   await page.evaluate(() => (window as unknown as { __sockets: WebSocket[] }).__sockets.at(-1)?.close());
+}
+
+/** Drops the page's connection and keeps its browser offline for `ms`. */
+async function cut(page: Page, ms: number) {
+  await drop(page);
   await page.waitForTimeout(ms);
   await page.context().setOffline(false);
 }
@@ -55,6 +68,20 @@ test('a page whose connection drops shows it, comes back and has every line once
   await expect(bob.locator('#status')).toContainText('left the room');
 });
 
+test('a page back online reconnects at once, not when its backoff ends', async ({ open }) => {
+  const room = freshRoom();
+  const ada = await open({ name: 'Ada', room, init: keepSockets, expectedErrors });
+  await join(ada);
+  // Long enough offline for the waits between attempts to reach their longest (4 s).
+  await drop(ada);
+  await expect(ada.locator('#status')).toContainText('Reconnecting');
+  await ada.waitForTimeout(8000);
+  const online = Date.now();
+  await ada.context().setOffline(false);
+  await expect(ada.locator('#status')).toContainText('Reconnected', { timeout: 10_000 });
+  expect(Date.now() - online).toBeLessThan(1500);
+});
+
 test('in a call, a peer that resumes keeps its tile and the video keeps playing', async ({ open }) => {
   const room = freshRoom();
   const ada = await open({ name: 'Ada', room, init: keepSockets, expectedErrors });
@@ -78,4 +105,139 @@ test('in a call, a peer that resumes keeps its tile and the video keeps playing'
   // Signaling works after the resume: hanging up reaches Bob.
   await ada.click('#hang-up');
   await expect(remoteTiles(bob)).toHaveCount(0);
+});
+
+// A network path that changes under a call: both pages may only relay through one TURN server of
+// this test's own (scripts/test.sh gives it a port), and it dies while one page is offline, so the
+// call's only path is gone. The relay comes back empty (no allocation survives), so the call
+// recovers only if the page that resumed restarts ICE: new candidates, a new ICE username.
+const RELAY_PORT = Number(process.env.SIGNALROOM_TEST_RELAY_PORT);
+const RELAY_SECRET = "resume.spec's relay secret";
+
+/** coturn on 127.0.0.1:`port` (as scripts/test.sh runs its own), once it answers STUN. */
+async function startRelay(port: number): Promise<ChildProcess> {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'signalroom-relay-'));
+  const relay = spawn('turnserver', [
+    '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+    `--min-port=${port + 100}`, `--max-port=${port + 139}`, '--realm=signalroom.test',
+    '--use-auth-secret', `--static-auth-secret=${RELAY_SECRET}`, '--no-cli', '--no-tls',
+    '--no-dtls', '--allow-loopback-peers', '--fingerprint', `--userdb=${dir}/db.sqlite`,
+    `--pidfile=${dir}/pid`, '--log-file=stdout', '--simple-log',
+  ], { stdio: 'ignore' });
+  // A STUN binding request (RFC 5389): type 1, no attributes, the magic cookie, an id.
+  const request = Buffer.alloc(20);
+  request.writeUInt16BE(1, 0);
+  request.writeUInt32BE(0x2112a442, 4);
+  const probe = createSocket('udp4');
+  const answered = once(probe, 'message');
+  try {
+    for (let i = 0; i < 50; i++) {
+      probe.send(request, port, '127.0.0.1');
+      const tick = new Promise((resolve) => setTimeout(resolve, 100, 'waiting'));
+      if ((await Promise.race([answered, tick])) !== 'waiting') return relay;
+      if (relay.exitCode !== null) break;
+    }
+  } finally {
+    probe.close();
+  }
+  relay.kill();
+  throw new Error(`coturn did not answer on 127.0.0.1:${port}`);
+}
+
+/** The relay as an ICE server, with credentials made as coturn's --use-auth-secret checks them. */
+function relayServer(port: number) {
+  const username = `${Math.floor(Date.now() / 1000) + 3600}:resume-spec`;
+  const credential = createHmac('sha1', RELAY_SECRET).update(username).digest('base64');
+  return { urls: `turn:127.0.0.1:${port}?transport=udp`, username, credential };
+}
+
+/** In the page: every RTCPeerConnection relays through `server` only, and is kept for the test
+ * with the connection states it went through. */
+const relayOnly = (server: RTCIceServer) => {
+  const Native = window.RTCPeerConnection;
+  const kept: { pc: RTCPeerConnection; states: string[] }[] = [];
+  (window as unknown as { __pcs: typeof kept }).__pcs = kept;
+  window.RTCPeerConnection = class extends Native {
+    constructor(config?: RTCConfiguration) {
+      super({ ...config, iceServers: [server], iceTransportPolicy: 'relay' });
+      const entry = { pc: this as RTCPeerConnection, states: [] as string[] };
+      kept.push(entry);
+      this.addEventListener('connectionstatechange', () => entry.states.push(this.connectionState));
+    }
+  } as typeof RTCPeerConnection;
+};
+
+/** The ICE username of the page's newest peer connection, and the states it went through. */
+const newestLink = (page: Page) =>
+  page.evaluate(() => {
+    const entry = (window as unknown as { __pcs: { pc: RTCPeerConnection; states: string[] }[] }).__pcs.at(-1);
+    const ufrag = entry?.pc.localDescription?.sdp.match(/a=ice-ufrag:(\S+)/)?.[1];
+    return { ufrag, states: entry?.states ?? [] };
+  });
+
+/** Ada and Bob in a call relayed through the test's relay only; `adaInit` runs in Ada's page too. */
+type Open = (o: { name: string; room: string; init: string; expectedErrors?: RegExp }) => Promise<Page>;
+async function relayedCall(open: Open, adaInit = '') {
+  const room = freshRoom();
+  const pinned = `(${relayOnly})(${JSON.stringify(relayServer(RELAY_PORT))});`;
+  const ada = await open({ name: 'Ada', room, init: `${adaInit}${pinned}`, expectedErrors });
+  const bob = await open({ name: 'Bob', room, init: pinned });
+  await join(ada);
+  await join(bob);
+  await startCall(ada);
+  await startCall(bob);
+  await expectRemoteVideos(ada, 1);
+  await expectRemoteVideos(bob, 1);
+  return { ada, bob, before: (await newestLink(ada)).ufrag };
+}
+
+test.describe('when the network path under a call breaks', () => {
+  test.skip(!RELAY_PORT, 'SIGNALROOM_TEST_RELAY_PORT is not set (scripts/test.sh sets it)');
+  let relay: ChildProcess;
+  test.beforeEach(async () => {
+    relay = await startRelay(RELAY_PORT);
+  });
+  test.afterEach(() => {
+    relay.kill('SIGKILL');
+  });
+  const killRelay = async () => {
+    relay.kill('SIGKILL');
+    await once(relay, 'exit');
+  };
+
+  test('a page that resumes restarts ICE at once and the video plays again', async ({ open }) => {
+    const { ada, bob, before } = await relayedCall(open, `(${keepSockets})();`);
+    expect(before).toBeTruthy();
+    // Ada drops; meanwhile the relay dies, and her call sees its path gone.
+    await drop(ada);
+    await killRelay();
+    await expect(remoteTiles(ada)).toHaveAttribute('data-state', 'disconnected', { timeout: 30_000 });
+    await expect(remoteTiles(bob)).toHaveAttribute('data-away', 'true');
+    relay = await startRelay(RELAY_PORT);
+    await ada.context().setOffline(false);
+
+    await expect(ada.locator('#status')).toContainText('Reconnected', { timeout: 15_000 });
+    await expect(remoteTiles(bob)).toHaveAttribute('data-away', 'false');
+    await expectRemoteVideos(ada, 1);
+    await expectRemoteVideos(bob, 1);
+    const after = await newestLink(ada);
+    expect(after.ufrag).not.toEqual(before);
+    // Restarted on the resume, not later when the browser gave the path up.
+    expect(after.states).not.toContain('failed');
+  });
+
+  test('with signaling up all along, a call whose path failed restarts ICE by itself', async ({ open }) => {
+    test.setTimeout(120_000);
+    const { ada, bob, before } = await relayedCall(open);
+    await killRelay();
+    await expect(remoteTiles(ada)).toHaveAttribute('data-state', 'disconnected', { timeout: 30_000 });
+    relay = await startRelay(RELAY_PORT);
+    // The browser gives the old path up ("failed", some 30 s on) and the pages restart ICE.
+    await expect(remoteTiles(ada)).toHaveAttribute('data-state', 'connected', { timeout: 60_000 });
+    await expectRemoteVideos(ada, 1);
+    await expectRemoteVideos(bob, 1);
+    const after = await newestLink(ada);
+    expect(after.states).toContain('failed');
+    expect(after.ufrag).not.toEqual(before);
+  });
 });

@@ -170,7 +170,14 @@ impl PeerLink {
         });
         let on_state = Closure::<dyn FnMut(JsValue)>::new(move |_| {
             if let Some(link) = weak.upgrade() {
-                (link.callbacks.on_state)(link.state());
+                let state = link.state();
+                // The path is gone for good (a relay or network that went away): only new
+                // candidates can bring it back. Both sides may restart at once; perfect
+                // negotiation settles it.
+                if state == "failed" {
+                    restart_ice(&link.pc);
+                }
+                (link.callbacks.on_state)(state);
             }
         });
         self.pc

@@ -1,12 +1,16 @@
 //! The page's connection to the server: one Socket.IO session that asks to be resumable and,
 //! when its WebSocket drops, reconnects with backoff and resumes as the same peer within the
-//! server's grace period (see [`crate::protocol::ResumeAsk`]). What it missed arrives in
+//! server's grace period (see [`crate::protocol::ResumeAsk`]); when the browser says it is
+//! online again, it tries at once rather than at the end of its wait. What it missed arrives in
 //! order before anything new, so the page sees each event once.
 //!
 //! Only runs in a browser, like [`super::socket`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 use super::socket::{End, Report, Socket, SocketEvent};
 use crate::browser::sleep;
@@ -29,6 +33,17 @@ struct Inner {
     /// The last position received, across the session's sockets.
     last_seq: Rc<Cell<u64>>,
     state: RefCell<State>,
+    /// The window's `online` listener, removed when the connection goes.
+    online: RefCell<Option<Closure<dyn FnMut()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let (Some(window), Some(listener)) = (web_sys::window(), self.online.take()) {
+            let _ = window
+                .remove_event_listener_with_callback("online", listener.as_ref().unchecked_ref());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -41,6 +56,8 @@ struct State {
     /// what the page sent meanwhile.
     dropped_at: Option<f64>,
     attempt: u32,
+    /// The attempt waiting for its turn: only one reconnection is under way at a time.
+    waiting: Option<u32>,
     outbox: Vec<ClientEvent>,
     /// Closed by the page: nothing more is reported.
     closed: bool,
@@ -57,8 +74,10 @@ impl Connection {
             handler: Rc::new(on_event),
             last_seq: Rc::default(),
             state: RefCell::default(),
+            online: RefCell::default(),
         }));
         connection.connect(ResumeAsk::Enable)?;
+        connection.retry_when_online();
         Ok(connection)
     }
 
@@ -175,6 +194,7 @@ impl Connection {
                 ));
             }
             state.attempt += 1;
+            state.waiting = Some(state.attempt);
             (grace, state.attempt)
         };
         (self.0.handler)(SocketEvent::Reconnecting { attempt });
@@ -182,25 +202,57 @@ impl Connection {
         let weak: Weak<Inner> = Rc::downgrade(&self.0);
         leptos::task::spawn_local(async move {
             sleep(delay).await;
-            let Some(inner) = weak.upgrade() else {
-                return;
-            };
-            let connection = Connection(inner);
-            let ask = {
-                let state = connection.0.state.borrow();
-                if state.closed {
-                    return;
-                }
-                state.resume.as_ref().map(|(token, _)| ResumeAsk::Resume {
-                    token: token.clone(),
-                    seq: connection.0.last_seq.get(),
-                })
-            };
-            let Some(ask) = ask else { return };
-            if let Err(err) = connection.connect(ask) {
-                connection.end(format!("cannot reconnect: {err} (grace {grace} s)"));
+            if let Some(inner) = weak.upgrade() {
+                Connection(inner).retry(Some(attempt), grace);
             }
         });
+    }
+
+    /// Reconnects now, resuming: when `attempt`'s wait is over, or (`None`) when the browser
+    /// is online again. Each wait leads to one attempt at most.
+    fn retry(&self, attempt: Option<u32>, grace: u64) {
+        let ask = {
+            let mut state = self.0.state.borrow_mut();
+            if state.closed
+                || state.waiting.is_none()
+                || attempt.is_some_and(|a| state.waiting != Some(a))
+            {
+                return;
+            }
+            state.waiting = None;
+            state.resume.as_ref().map(|(token, _)| ResumeAsk::Resume {
+                token: token.clone(),
+                seq: self.0.last_seq.get(),
+            })
+        };
+        let Some(ask) = ask else { return };
+        if let Err(err) = self.connect(ask) {
+            self.end(format!("cannot reconnect: {err} (grace {grace} s)"));
+        }
+    }
+
+    /// A network that comes back is the moment to reconnect, not the end of the backoff.
+    fn retry_when_online(&self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let weak = Rc::downgrade(&self.0);
+        let listener = Closure::<dyn FnMut()>::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                let connection = Connection(inner);
+                let grace = connection
+                    .0
+                    .state
+                    .borrow()
+                    .resume
+                    .as_ref()
+                    .map_or(0, |r| r.1);
+                connection.retry(None, grace);
+            }
+        });
+        let _ =
+            window.add_event_listener_with_callback("online", listener.as_ref().unchecked_ref());
+        *self.0.online.borrow_mut() = Some(listener);
     }
 
     /// Sends what the page sent while reconnecting, in order, now that the session is back.
