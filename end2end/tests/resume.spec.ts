@@ -82,16 +82,21 @@ test('a page back online reconnects at once, not when its backoff ends', async (
   expect(Date.now() - online).toBeLessThan(1500);
 });
 
-test('in a call, a peer that resumes keeps its tile and the video keeps playing', async ({ open }) => {
-  const room = freshRoom();
-  const ada = await open({ name: 'Ada', room, init: keepSockets, expectedErrors });
-  const bob = await open({ name: 'Bob', room });
+/** Ada and Bob join their room and start a call; both see the other's video. */
+async function inCall(ada: Page, bob: Page) {
   await join(ada);
   await join(bob);
   await startCall(ada);
   await startCall(bob);
   await expectRemoteVideos(ada, 1);
   await expectRemoteVideos(bob, 1);
+}
+
+test('in a call, a peer that resumes keeps its tile and the video keeps playing', async ({ open }) => {
+  const room = freshRoom();
+  const ada = await open({ name: 'Ada', room, init: keepSockets, expectedErrors });
+  const bob = await open({ name: 'Bob', room });
+  await inCall(ada, bob);
 
   const outage = cut(ada, 2000);
   // Bob's tile for Ada is marked, not removed.
@@ -182,12 +187,7 @@ async function relayedCall(open: Open, adaInit = '') {
   const pinned = `(${relayOnly})(${JSON.stringify(relayServer(RELAY_PORT))});`;
   const ada = await open({ name: 'Ada', room, init: `${adaInit}${pinned}`, expectedErrors });
   const bob = await open({ name: 'Bob', room, init: pinned });
-  await join(ada);
-  await join(bob);
-  await startCall(ada);
-  await startCall(bob);
-  await expectRemoteVideos(ada, 1);
-  await expectRemoteVideos(bob, 1);
+  await inCall(ada, bob);
   return { ada, bob, before: (await newestLink(ada)).ufrag };
 }
 
