@@ -3,13 +3,15 @@
 //! every missed event once and in order after a resume, as the same peer in the same rooms;
 //! `away` at the drop and `bye` only when the grace ends; forged, reused and late tokens, and a
 //! client that missed more than is held, starting fresh; an explicit leave or disconnect never
-//! held; clients that did not ask seeing none of it.
+//! held; clients that did not ask seeing none of it; and in a cluster, resuming on the instance
+//! that held the session (and what a token taken to another instance does).
 
 mod common;
 
 use std::time::Duration;
 
 use common::raw::{Frame, RawClient};
+use common::redis_server::RedisServer;
 use common::{start_server_with, TestServer};
 use serde_json::{json, Value};
 use signalroom::protocol::take_seq;
@@ -398,4 +400,123 @@ async fn with_join_tokens_only_the_same_subject_resumes() {
     let own = json!({"token": as_user("u-ada"), "resume": resume});
     let mut back = RawClient::connect_with_auth(server.addr, &own).await;
     assert_eq!(back.expect("resumed").await[0]["id"], json!(ada.id));
+}
+
+/// The ids in a `roster` event's arguments, in order.
+fn roster_ids(roster: &[Value]) -> Vec<Value> {
+    let people = roster[1].as_array().unwrap();
+    people.iter().map(|p| p["id"].clone()).collect()
+}
+
+/// Two instances A and B on one real Redis, resumable for `grace` seconds; Ada (resumable) on
+/// A and Bob (plain) on B are in room `r`. Bind every field: a Redis or an instance dropped
+/// stops.
+struct Pair {
+    _redis: RedisServer,
+    a: TestServer,
+    b: TestServer,
+    ada: Resumable,
+    bob: RawClient,
+}
+
+async fn ada_on_a_and_bob_on_b(grace: u64) -> Pair {
+    let redis = RedisServer::start();
+    let config = || Config {
+        redis_url: Some(redis.url()),
+        node_timeout: 2,
+        ..server_config(grace, 1000)
+    };
+    let (a, b) = (
+        start_server_with(config()).await,
+        start_server_with(config()).await,
+    );
+    let mut ada = Resumable::connect(&a).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(b.addr).await;
+    plain_join(&mut bob, "r").await;
+    assert_eq!(ada.expect("otherjoin").await[1], json!(bob.id));
+    Pair {
+        _redis: redis,
+        a,
+        b,
+        ada,
+        bob,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_client_resumes_on_its_instance_and_the_other_instance_sees_away_and_back() {
+    let Pair {
+        _redis,
+        a,
+        b,
+        ada,
+        mut bob,
+    } = ada_on_a_and_bob_on_b(30).await;
+
+    // Her connection to A is cut; Bob, on B, hears she is away and goes on: 200 messages and
+    // a signal for her, which A holds.
+    let ada = ada.cut();
+    let away = plain_next(&mut bob).await;
+    assert_eq!(away, ("away".to_owned(), vec![json!("r"), json!(ada.id)]));
+    for i in 0..200 {
+        bob.emit("message", &[json!("r"), json!(i)]).await;
+    }
+    plain_messages(&mut bob, 200).await;
+    let offer = json!({"type": "offer", "sdp": "v=0"});
+    bob.emit("signal", &[json!("r"), json!(ada.id), offer.clone()])
+        .await;
+
+    // Back on A (a sticky session): every message once, in order, then the signal.
+    let mut ada = ada.resume(&a, &["r"]).await;
+    for i in 0..200 {
+        let message = ada.expect("message").await;
+        assert_eq!((&message[1], &message[2]), (&json!(bob.id), &json!(i)));
+    }
+    let signal = ada.expect("signal").await;
+    assert_eq!((&signal[1], &signal[2]), (&json!(bob.id), &offer));
+    let back = plain_next(&mut bob).await;
+    assert_eq!(back, ("back".to_owned(), vec![json!("r"), json!(ada.id)]));
+    ada.client
+        .emit("message", &[json!("r"), json!("again")])
+        .await;
+    assert_eq!(ada.expect("message").await[2], json!("again"));
+    let heard = plain_next(&mut bob).await;
+    assert_eq!(heard.1, vec![json!("r"), json!(ada.id), json!("again")]);
+    // A newcomer on B sees both, once each: her seat was kept, not duplicated.
+    let mut cy = RawClient::connect(b.addr).await;
+    cy.emit("join", &[json!("r")]).await;
+    assert_eq!(plain_next(&mut cy).await.0, "joined");
+    let (_, roster) = plain_next(&mut cy).await;
+    assert_eq!(roster_ids(&roster), vec![json!(ada.id), json!(bob.id)]);
+}
+
+/// What the cluster does not do yet (docs/cluster.md): a resumable session lives in the memory
+/// of its instance, so its token is unknown to the others. The client starts fresh there, and
+/// its old peer leaves its rooms when the grace period ends, leaving no ghost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_token_taken_to_another_instance_starts_fresh_and_the_old_peer_leaves() {
+    let Pair {
+        _redis,
+        a: _a,
+        b,
+        ada,
+        mut bob,
+    } = ada_on_a_and_bob_on_b(1).await;
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+
+    let (mut client, name, args) = ada.reconnect(&b).await;
+    assert_eq!(
+        (name.as_str(), &args[0]["code"]),
+        ("resume_failed", &json!("unknown"))
+    );
+    assert_eq!(client.expect("resumable").await[0]["id"], json!(client.id));
+    let bye = plain_next(&mut bob).await;
+    assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
+    // Joining again, she is new to the room, and alone with Bob in it.
+    client.emit("join", &[json!("r")]).await;
+    assert_eq!(client.expect("joined").await[1], json!(client.id));
+    let roster = client.expect("roster").await;
+    assert_eq!(roster_ids(&roster), vec![json!(bob.id)]);
 }
