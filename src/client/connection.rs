@@ -180,7 +180,7 @@ impl Connection {
     /// The WebSocket dropped: reconnect and resume while the grace period lasts, else it is over.
     fn dropped(&self, reason: String) {
         let now = js_sys::Date::now();
-        let (grace, attempt) = {
+        let attempt = {
             let mut state = self.0.state.borrow_mut();
             let Some((_, grace)) = state.resume else {
                 drop(state);
@@ -195,7 +195,7 @@ impl Connection {
             }
             state.attempt += 1;
             state.waiting = Some(state.attempt);
-            (grace, state.attempt)
+            state.attempt
         };
         (self.0.handler)(SocketEvent::Reconnecting { attempt });
         let delay = (FIRST_DELAY_MS << (attempt - 1).min(4)).min(MAX_DELAY_MS);
@@ -203,15 +203,15 @@ impl Connection {
         leptos::task::spawn_local(async move {
             sleep(delay).await;
             if let Some(inner) = weak.upgrade() {
-                Connection(inner).retry(Some(attempt), grace);
+                Connection(inner).retry(Some(attempt));
             }
         });
     }
 
     /// Reconnects now, resuming: when `attempt`'s wait is over, or (`None`) when the browser
     /// is online again. Each wait leads to one attempt at most.
-    fn retry(&self, attempt: Option<u32>, grace: u64) {
-        let ask = {
+    fn retry(&self, attempt: Option<u32>) {
+        let (ask, grace) = {
             let mut state = self.0.state.borrow_mut();
             if state.closed
                 || state.waiting.is_none()
@@ -220,12 +220,15 @@ impl Connection {
                 return;
             }
             state.waiting = None;
-            state.resume.as_ref().map(|(token, _)| ResumeAsk::Resume {
+            let Some((token, grace)) = &state.resume else {
+                return;
+            };
+            let ask = ResumeAsk::Resume {
                 token: token.clone(),
                 seq: self.0.last_seq.get(),
-            })
+            };
+            (ask, *grace)
         };
-        let Some(ask) = ask else { return };
         if let Err(err) = self.connect(ask) {
             self.end(format!("cannot reconnect: {err} (grace {grace} s)"));
         }
@@ -239,15 +242,7 @@ impl Connection {
         let weak = Rc::downgrade(&self.0);
         let listener = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                let connection = Connection(inner);
-                let grace = connection
-                    .0
-                    .state
-                    .borrow()
-                    .resume
-                    .as_ref()
-                    .map_or(0, |r| r.1);
-                connection.retry(None, grace);
+                Connection(inner).retry(None);
             }
         });
         let _ =
