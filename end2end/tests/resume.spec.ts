@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import type { Page } from '@playwright/test';
@@ -129,6 +129,7 @@ async function startRelay(port: number): Promise<ChildProcess> {
     '--no-dtls', '--allow-loopback-peers', '--fingerprint', `--userdb=${dir}/db.sqlite`,
     `--pidfile=${dir}/pid`, '--log-file=stdout', '--simple-log',
   ], { stdio: 'ignore' });
+  relay.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   // A STUN binding request (RFC 5389): type 1, no attributes, the magic cookie, an id.
   const request = Buffer.alloc(20);
   request.writeUInt16BE(1, 0);
