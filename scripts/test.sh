@@ -88,15 +88,11 @@ serve test-cluster-b $((port + 3)) --redis-url "redis://127.0.0.1:$redis_port"
 export SIGNALROOM_TEST_SECRET="test.sh's secret, thirty-two bytes or more"
 serve test-secured $((port + 5)) --auth-secret "$SIGNALROOM_TEST_SECRET"
 
-# turn NAME PORT SECRET: coturn on 127.0.0.1:PORT checking credentials made with SECRET
-# (use-auth-secret, as signalroom's --turn-secret makes them), relaying on 127.0.0.1.
+# turn NAME PORT SECRET FIRST_RELAY_PORT: coturn on 127.0.0.1:PORT (scripts/turn.sh), its
+# files and log in target/NAME.*.
 turn() {
-  local name=$1 port=$2 secret=$3 relays=$4
-  turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$port" \
-    --min-port="$relays" --max-port=$((relays + 39)) --realm=signalroom.test --use-auth-secret \
-    --static-auth-secret="$secret" --no-cli --no-tls --no-dtls --allow-loopback-peers \
-    --fingerprint --log-file=stdout --simple-log --userdb="target/$name.sqlite" \
-    --pidfile="target/$name.pid" >"target/$name.log" 2>&1 &
+  local name=$1
+  scripts/turn.sh "$2" "$3" "$4" "target/$name" >"target/$name.log" 2>&1 &
   pids+=($!)
 }
 # And one for operators: the server API and its dashboard, and ICE servers for the

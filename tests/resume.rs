@@ -123,10 +123,13 @@ async fn plain_next(client: &mut RawClient) -> (String, Vec<Value>) {
     }
 }
 
-async fn plain_join(client: &mut RawClient, room: &str) {
+/// Joins `room`; returns the `roster` event's arguments.
+async fn plain_join(client: &mut RawClient, room: &str) -> Vec<Value> {
     client.emit("join", &[json!(room)]).await;
     assert_eq!(plain_next(client).await.0, "joined");
-    assert_eq!(plain_next(client).await.0, "roster");
+    let (name, roster) = plain_next(client).await;
+    assert_eq!(name, "roster");
+    roster
 }
 
 fn server_config(grace: u64, buffer: u32) -> Config {
@@ -485,9 +488,7 @@ async fn in_a_cluster_a_client_resumes_on_its_instance_and_the_other_instance_se
     assert_eq!(heard.1, vec![json!("r"), json!(ada.id), json!("again")]);
     // A newcomer on B sees both, once each: her seat was kept, not duplicated.
     let mut cy = RawClient::connect(b.addr).await;
-    cy.emit("join", &[json!("r")]).await;
-    assert_eq!(plain_next(&mut cy).await.0, "joined");
-    let (_, roster) = plain_next(&mut cy).await;
+    let roster = plain_join(&mut cy, "r").await;
     assert_eq!(roster_ids(&roster), vec![json!(ada.id), json!(bob.id)]);
 }
 

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
 import { test, expect, freshRoom, join, lines, say, startCall, expectRemoteVideos, remoteTiles } from './fixtures';
 
@@ -119,16 +120,14 @@ test('in a call, a peer that resumes keeps its tile and the video keeps playing'
 const RELAY_PORT = Number(process.env.SIGNALROOM_TEST_RELAY_PORT);
 const RELAY_SECRET = "resume.spec's relay secret";
 
-/** coturn on 127.0.0.1:`port` (as scripts/test.sh runs its own), once it answers STUN. */
+const TURN_SH = fileURLToPath(new URL('../../scripts/turn.sh', import.meta.url));
+
+/** coturn on 127.0.0.1:`port` (scripts/turn.sh, as scripts/test.sh runs its own), once it
+ * answers STUN. */
 async function startRelay(port: number): Promise<ChildProcess> {
   const dir = mkdtempSync(joinPath(tmpdir(), 'signalroom-relay-'));
-  const relay = spawn('turnserver', [
-    '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
-    `--min-port=${port + 100}`, `--max-port=${port + 139}`, '--realm=signalroom.test',
-    '--use-auth-secret', `--static-auth-secret=${RELAY_SECRET}`, '--no-cli', '--no-tls',
-    '--no-dtls', '--allow-loopback-peers', '--fingerprint', `--userdb=${dir}/db.sqlite`,
-    `--pidfile=${dir}/pid`, '--log-file=stdout', '--simple-log',
-  ], { stdio: 'ignore' });
+  const args = [port, RELAY_SECRET, port + 100, `${dir}/relay`].map(String);
+  const relay = spawn(TURN_SH, args, { stdio: 'ignore' });
   relay.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   // A STUN binding request (RFC 5389): type 1, no attributes, the magic cookie, an id.
   const request = Buffer.alloc(20);
@@ -157,12 +156,15 @@ function relayServer(port: number) {
   return { urls: `turn:127.0.0.1:${port}?transport=udp`, username, credential };
 }
 
+/** The page's peer connections as `relayOnly` keeps them, with the states each went through. */
+type Kept = { __pcs: { pc: RTCPeerConnection; states: string[] }[] };
+
 /** In the page: every RTCPeerConnection relays through `server` only, and is kept for the test
  * with the connection states it went through. */
 const relayOnly = (server: RTCIceServer) => {
   const Native = window.RTCPeerConnection;
-  const kept: { pc: RTCPeerConnection; states: string[] }[] = [];
-  (window as unknown as { __pcs: typeof kept }).__pcs = kept;
+  const kept: Kept['__pcs'] = [];
+  (window as unknown as Kept).__pcs = kept;
   window.RTCPeerConnection = class extends Native {
     constructor(config?: RTCConfiguration) {
       super({ ...config, iceServers: [server], iceTransportPolicy: 'relay' });
@@ -176,7 +178,7 @@ const relayOnly = (server: RTCIceServer) => {
 /** The ICE username of the page's newest peer connection, and the states it went through. */
 const newestLink = (page: Page) =>
   page.evaluate(() => {
-    const entry = (window as unknown as { __pcs: { pc: RTCPeerConnection; states: string[] }[] }).__pcs.at(-1);
+    const entry = (window as unknown as Kept).__pcs.at(-1);
     const ufrag = entry?.pc.localDescription?.sdp.match(/a=ice-ufrag:(\S+)/)?.[1];
     return { ufrag, states: entry?.states ?? [] };
   });
@@ -189,7 +191,9 @@ async function relayedCall(open: Open, adaInit = '') {
   const ada = await open({ name: 'Ada', room, init: `${adaInit}${pinned}`, expectedErrors });
   const bob = await open({ name: 'Bob', room, init: pinned });
   await inCall(ada, bob);
-  return { ada, bob, before: (await newestLink(ada)).ufrag };
+  const before = (await newestLink(ada)).ufrag;
+  expect(before).toBeTruthy();
+  return { ada, bob, before };
 }
 
 test.describe('when the network path under a call breaks', () => {
@@ -208,7 +212,6 @@ test.describe('when the network path under a call breaks', () => {
 
   test('a page that resumes restarts ICE at once and the video plays again', async ({ open }) => {
     const { ada, bob, before } = await relayedCall(open, `(${keepSockets})();`);
-    expect(before).toBeTruthy();
     // Ada drops; meanwhile the relay dies, and her call sees its path gone.
     await drop(ada);
     await killRelay();
@@ -233,7 +236,7 @@ test.describe('when the network path under a call breaks', () => {
     await killRelay();
     await expect(remoteTiles(ada)).toHaveAttribute('data-state', 'disconnected', { timeout: 30_000 });
     relay = await startRelay(RELAY_PORT);
-    // The browser gives the old path up ("failed", some 30 s on) and the pages restart ICE.
+    // The browser gives the old path up ("failed", some seconds on) and the pages restart ICE.
     await expect(remoteTiles(ada)).toHaveAttribute('data-state', 'connected', { timeout: 60_000 });
     await expectRemoteVideos(ada, 1);
     await expectRemoteVideos(bob, 1);

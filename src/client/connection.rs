@@ -213,10 +213,11 @@ impl Connection {
     fn retry(&self, attempt: Option<u32>) {
         let (ask, grace) = {
             let mut state = self.0.state.borrow_mut();
-            if state.closed
-                || state.waiting.is_none()
-                || attempt.is_some_and(|a| state.waiting != Some(a))
-            {
+            let due = match attempt {
+                Some(attempt) => state.waiting == Some(attempt),
+                None => state.waiting.is_some(),
+            };
+            if state.closed || !due {
                 return;
             }
             state.waiting = None;
