@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings deploy/compose.yaml up with podman-compose (Redis, two signalroom instances, HAProxy)
 # and checks it through the load balancer: the page answers, both instances registered in Redis,
-# WebSocket clients spread over both share a room, and a polling client that keeps HAProxy's
-# cookie keeps its session. Takes the signalroom image scripts/container.sh built. Skips (exit 0)
+# WebSocket clients spread over both share a room, a polling client that keeps HAProxy's
+# cookie keeps its session, and a resumable client that keeps it resumes on its own instance. Takes the signalroom image scripts/container.sh built. Skips (exit 0)
 # when podman-compose is not installed (`apt-get install podman-compose`).
 #
 # Where no image registry is reachable (as on the CI machines), the Redis and HAProxy images are
@@ -93,4 +93,4 @@ for instance in a b; do
   [ "$joins" -gt 0 ] || fail "no client reached instance $instance"
   note "instance $instance took $joins joins"
 done
-note "ok: page, two instances in Redis, one room across both, sticky polling"
+note "ok: page, two instances in Redis, one room across both, sticky polling and resumes"

@@ -60,8 +60,12 @@ export async function client(flavour, url, events = EVENTS, { token } = {}) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error('timed out waiting for an event');
       await new Promise((resolve) => {
-        waiter = resolve;
-        setTimeout(resolve, left);
+        // Cleared once woken: a pending timer would keep the test's process alive for it.
+        const timer = setTimeout(resolve, left);
+        waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       waiter = null;
     }
@@ -94,6 +98,38 @@ export async function client(flavour, url, events = EVENTS, { token } = {}) {
   };
 }
 
+
+/**
+ * A socket.io 4 client that resumes by itself: the lines the README shows, what an application
+ * would write. `options` go to socket.io-client as well (e.g. `extraHeaders` for a cookie).
+ */
+export function resumingClient(url, options = {}) {
+  let token = null;
+  let seq = 0;
+  const socket = io4(url, {
+    forceNew: true,
+    transports: ['websocket'],
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 500,
+    ...options,
+    // Asked at every (re)connection: resume if there is a session, else start a resumable one.
+    auth: (cb) => cb({ resume: token ? { token, seq } : true }),
+  });
+  open.add(socket);
+  socket.on('resumable', (session) => { token = session.token; });
+  socket.on('resumed', (session) => { token = session.token; });
+  socket.on('resume_failed', () => { token = null; seq = 0; });
+  // Every event ends with its position.
+  socket.onAny((...args) => {
+    const last = args.at(-1);
+    if (last && typeof last === 'object' && typeof last.seq === 'number') seq = last.seq;
+  });
+  return socket;
+}
+
+/** The arguments of `socket`'s next `event`. */
+export const once = (socket, event) =>
+  new Promise((resolve) => socket.once(event, (...args) => resolve(args)));
 
 let roomSeq = 0;
 /** A room name no other test uses. */

@@ -4,35 +4,9 @@
 // keeps sending; it must come back as the same peer with every message once, in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { io } from 'socket.io-client-v4';
-import { client as connect, freshRoom } from './client.mjs';
+import { client as connect, freshRoom, once, resumingClient } from './client.mjs';
 
 const URL = process.env.SIGNALROOM_URL ?? 'http://127.0.0.1:9980';
-
-/** A socket.io 4 client that resumes by itself: what an application would write. */
-function resumingClient(url) {
-  let token = null;
-  let seq = 0;
-  const socket = io(url, {
-    forceNew: true,
-    transports: ['websocket'],
-    reconnectionDelay: 100,
-    reconnectionDelayMax: 500,
-    // Asked at every (re)connection: resume if there is a session, else start a resumable one.
-    auth: (cb) => cb({ resume: token ? { token, seq } : true }),
-  });
-  socket.on('resumable', (session) => { token = session.token; });
-  socket.on('resumed', (session) => { token = session.token; });
-  socket.on('resume_failed', () => { token = null; seq = 0; });
-  // Every event ends with its position.
-  socket.onAny((...args) => {
-    const last = args.at(-1);
-    if (last && typeof last === 'object' && typeof last.seq === 'number') seq = last.seq;
-  });
-  return socket;
-}
-
-const once = (socket, event) => new Promise((resolve) => socket.once(event, (...args) => resolve(args)));
 
 test('socket.io-client 4.x resumes as the same peer after its connection is destroyed', async () => {
   const room = freshRoom();

@@ -1,8 +1,9 @@
 // deploy/compose.yaml, brought up by scripts/compose-check.sh: clients through the load balancer
-// land on both instances and still share one room. SIGNALROOM_PROXY_URL says where.
+// land on both instances and still share one room; sticky sessions keep polling sessions and
+// resumes on their instance. SIGNALROOM_PROXY_URL says where.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { client, freshRoom } from '../compat/client.mjs';
+import { client, freshRoom, once, resumingClient } from '../compat/client.mjs';
 
 const URL = process.env.SIGNALROOM_PROXY_URL;
 const skip = URL ? false : 'SIGNALROOM_PROXY_URL is not set (scripts/compose-check.sh sets it)';
@@ -55,4 +56,52 @@ test('a polling client that keeps the proxy\'s cookie, as browsers do, keeps its
     const body = await poll.text();
     assert.ok(body.includes(expected), `step ${i}: ${body}`);
   }
+});
+
+/** Waits until `condition()` holds, for at most 10 s. */
+async function until(condition, what) {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test('a resumable client that keeps the proxy\'s cookie resumes on its own instance, missing nothing', { skip }, async () => {
+  // A browser loads the page first, and sends the cookie the proxy set with its WebSocket too.
+  const page = await fetch(`${URL}/`);
+  const cookie = page.headers.get('set-cookie')?.split(';')[0];
+  assert.ok(cookie?.startsWith('SIGNALROOM_SERVER='), `no stickiness cookie: ${cookie}`);
+  const extraHeaders = { cookie };
+  // Three idle clients with the same cookie load that instance, so that least-connections
+  // balancing alone would send a reconnection to the other one: where a session is unknown.
+  for (let i = 0; i < 3; i++) await once(resumingClient(URL, { extraHeaders }), 'resumable');
+  const room = freshRoom();
+  const alice = resumingClient(URL, { extraHeaders });
+  await once(alice, 'resumable');
+  const received = [];
+  alice.on('message', (_room, _from, data) => received.push(data));
+  alice.emit('join', room);
+  const [, aliceId] = await once(alice, 'joined');
+  const bob = await client('socket.io-client 4.x, websocket', URL, ['joined', 'message']);
+  await bob.join(room);
+
+  let sent = 0;
+  for (let drop = 0; drop < 3; drop++) {
+    for (let i = 0; i < 20; i++) bob.emit('message', room, sent++);
+    await until(() => received.length >= sent - 10, 'the messages before the drop');
+    const outcome = new Promise((resolve) => {
+      alice.once('resumed', (session) => resolve({ resumed: session }));
+      alice.once('resume_failed', (failure) => resolve({ failed: failure }));
+    });
+    // The network drops: no close frame, no Socket.IO disconnect.
+    alice.io.engine.transport.ws._socket.destroy();
+    for (let i = 0; i < 20; i++) bob.emit('message', room, sent++);
+    const { resumed, failed } = await outcome;
+    assert.equal(failed, undefined, `drop ${drop}: the reconnection reached another instance`);
+    assert.equal(resumed.id, aliceId);
+    assert.deepEqual(resumed.rooms, [room]);
+  }
+  await until(() => received.length >= sent, 'every message');
+  assert.deepEqual(received, Array.from({ length: sent }, (_, i) => i));
 });
