@@ -7,7 +7,7 @@
 #      connection's packet channel allocates a block of 32 buffers up front, so the block shrinks.
 #   2. engineioxide: the WebSocket writer, having drained its queue, yields to the scheduler
 #      once and drains it again before it writes, so one write carries more frames.
-# Usage: scripts/engineioxide-experiment.sh [quick|full]   (the modes of scripts/bench.sh)
+# Usage: scripts/engineioxide-experiment.sh [quick|full|cluster|cluster-quick]   (scripts/bench.sh's modes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-quick}
