@@ -2,7 +2,8 @@
 # Brings deploy/compose.yaml up with podman-compose (Redis, two signalroom instances, HAProxy)
 # and checks it through the load balancer: the page answers, both instances registered in Redis,
 # WebSocket clients spread over both share a room, a polling client that keeps HAProxy's
-# cookie keeps its session, and a resumable client that keeps it resumes on its own instance. Takes the signalroom image scripts/container.sh built. Skips (exit 0)
+# cookie keeps its session, and a resumable client that keeps it resumes on its own instance;
+# then it stops one instance, and clients whose cookie names it must get in through the other. Takes the signalroom image scripts/container.sh built. Skips (exit 0)
 # when podman-compose is not installed (`apt-get install podman-compose`).
 #
 # Where no image registry is reachable (as on the CI machines), the Redis and HAProxy images are
@@ -86,11 +87,16 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 [ "$nodes" = 2 ] || fail "$nodes instances registered in Redis, not 2"
-(cd end2end && SIGNALROOM_PROXY_URL=$url node --test deploy/) || fail "the checks through HAProxy"
+(cd end2end && SIGNALROOM_PROXY_URL=$url node --test deploy/proxy.test.mjs) || fail "the checks through HAProxy"
 # Clients landed on both: each instance logged joins (the tutorial's log line).
 for instance in a b; do
   joins=$(podman logs "${project}_signalroom-${instance}_1" 2>&1 | grep -c 'joined; the number of users' || true)
   [ "$joins" -gt 0 ] || fail "no client reached instance $instance"
   note "instance $instance took $joins joins"
 done
-note "ok: page, two instances in Redis, one room across both, sticky polling and resumes"
+# An instance stops (a restart, a crash): clients whose cookie names it get in through the other.
+note "stopping instance a"
+podman stop -t 10 "${project}_signalroom-a_1" >/dev/null
+(cd end2end && SIGNALROOM_PROXY_URL=$url SIGNALROOM_PROXY_GONE=a node --test deploy/failover.test.mjs) \
+  || fail "a client whose cookie names the stopped instance"
+note "ok: page, two instances in Redis, one room across both, sticky polling and resumes, failover"
