@@ -3,8 +3,9 @@
 # and checks it through the load balancer: the page answers, both instances registered in Redis,
 # WebSocket clients spread over both share a room, a polling client that keeps HAProxy's
 # cookie keeps its session, and a resumable client that keeps it resumes on its own instance;
-# then it stops one instance, and clients whose cookie names it must get in through the other. Takes the signalroom image scripts/container.sh built. Skips (exit 0)
-# when podman-compose is not installed (`apt-get install podman-compose`).
+# then it stops one instance, and clients whose cookie names it must get in through the other.
+# Takes the signalroom image scripts/container.sh built. Skips (exit 0) when podman-compose is
+# not installed (`apt-get install podman-compose`).
 #
 # Where no image registry is reachable (as on the CI machines), the Redis and HAProxy images are
 # made from container.sh's local Debian base with Debian's own packages, so the compose file is
