@@ -26,6 +26,8 @@ test('two people chat in one room; a third room sees nothing', async ({ open }) 
   for (const page of [alice, bob, carol]) await join(page);
 
   await say(alice, 'hello Bob');
+  // An answer, once the first line is there: two senders' lines have no order until then.
+  await expect.poll(() => lines(bob)).toEqual(['Alice:hello Bob']);
   await say(bob, 'hi Alice');
   for (const page of [alice, bob]) {
     await expect.poll(() => lines(page)).toEqual(['Alice:hello Bob', 'Bob:hi Alice']);

@@ -17,6 +17,9 @@ test('two browsers on two instances chat, then call each other', async ({ open }
   await join(bob);
 
   await say(alice, 'hello from the first instance');
+  // An answer, once the first line is there: two senders' lines have no order between them
+  // until then (Bob's own reaches him at once, Alice's crosses Redis first).
+  await expect.poll(() => lines(bob)).toEqual(['Alice:hello from the first instance']);
   await say(bob, 'hi from the second');
   for (const page of [alice, bob]) {
     await expect

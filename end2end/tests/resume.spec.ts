@@ -60,6 +60,8 @@ test('a page whose connection drops shows it, comes back and has every line once
   await outage;
   await expect(ada.locator('#status')).toContainText(`Reconnected: back in room ${room}`, { timeout: 15_000 });
   await expect(bob.locator('#status')).toContainText('is back');
+  // Ada's line from the outage is sent as she comes back: Bob answers once it is there.
+  await expect.poll(() => lines(bob)).toContain('Ada:a2');
   await say(bob, 'b4');
   const all = ['Ada:a1', 'Bob:b1', 'Bob:b2', 'Bob:b3', 'Ada:a2', 'Bob:b4'];
   await expect.poll(() => lines(ada)).toEqual(all);

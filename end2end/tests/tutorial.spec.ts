@@ -62,6 +62,9 @@ test("two copies of the tutorial's page chat through signalroom", async ({ brows
 
   await first.fill('#input', 'hello from 2.x');
   await first.click('#send');
+  // An answer: sent once the first line is there. Two senders' lines have no order between
+  // them until then (socket.io 2.x may still be sending the first over a polling request).
+  await expect.poll(() => lines(second)).toEqual(['Chrome:hello from 2.x']);
   await second.fill('#input', 'and back, with Enter');
   await second.press('#input', 'Enter');
   for (const page of [first, second]) {
@@ -82,6 +85,7 @@ test("the tutorial's page and signalroom's page share a room", async ({ browser 
 
   await tutorial.fill('#input', 'old client');
   await tutorial.click('#send');
+  await expect.poll(() => lines(modern)).toEqual(['Chrome:old client']);
   await modern.fill('#input', 'new client');
   await modern.click('#send');
   for (const page of [tutorial, modern]) {
