@@ -107,6 +107,8 @@ turn test-turn-wrong "$SIGNALROOM_TEST_WRONG_TURN_PORT" "another secret" 49200
 turn_url() { echo "turn:127.0.0.1:$1?transport=udp"; }
 # The ICE-restart browser test starts, kills and restarts a coturn of its own on this port.
 export SIGNALROOM_TEST_RELAY_PORT=$((port + 14))
+# The restart browser test starts, stops and starts again a signalroom of its own on this port.
+export SIGNALROOM_TEST_RESTART_PORT=$((port + 15))
 SIGNALROOM_TURN_SECRET="$turn_secret" serve test-ops $((port + 6)) --api-key "$SIGNALROOM_TEST_API_KEY" \
   --stun-urls "stun:127.0.0.1:$SIGNALROOM_TEST_TURN_PORT" \
   --turn-urls "$(turn_url "$SIGNALROOM_TEST_TURN_PORT"),$(turn_url "$SIGNALROOM_TEST_WRONG_TURN_PORT"),$(turn_url "$SIGNALROOM_TEST_CLOSED_PORT")"

@@ -11,7 +11,7 @@ use crate::browser::BrowserOnly;
 use crate::call::{CallPanel, CallSession, CallView};
 use crate::client::{page_token, unchecked_claims, Connection, SocketEvent};
 use crate::members::{MembersPanel, MembersView};
-use crate::protocol::{ClientEvent, DisplayName, JoinOptions, RoomName, ServerEvent};
+use crate::protocol::{ClientEvent, CloseCode, DisplayName, JoinOptions, RoomName, ServerEvent};
 
 /// Where the page is in its connection's life; the buttons' states follow from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +168,13 @@ pub fn Chat() -> impl IntoView {
         }
         SocketEvent::Event(ServerEvent::Back { id, .. }) => status.set(format!("{id} is back")),
         SocketEvent::Event(ServerEvent::Resumable(_)) => {}
+        // The server is going away; the connection comes back by itself (see
+        // `client::connection`) and the room is joined again.
+        SocketEvent::Event(ServerEvent::Closing(closing))
+            if closing.code == CloseCode::Shutdown =>
+        {
+            status.set("The server is shutting down: reconnecting…".to_owned())
+        }
         SocketEvent::Event(ServerEvent::Closing(closing)) => {
             // The disconnect follows; leaving the phase idle keeps this reason on screen.
             status.set(format!("Disconnected by the server: {}", closing.message));

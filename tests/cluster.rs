@@ -844,6 +844,7 @@ async fn an_instance_that_shuts_down_leaves_its_rooms_at_once() {
         stopped.elapsed(),
         shown()
     );
+    assert_eq!(bob.expect("closing").await[0]["code"], "shutdown");
     bob.expect("close").await;
     drop(b);
     let _ = std::fs::remove_file(&log);

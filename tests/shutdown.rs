@@ -1,5 +1,6 @@
-//! SIGTERM: the real binary stops accepting, tells connected clients, exits within its grace
-//! period and flushes its log file; `signalroom healthcheck` tells a live server from a gone one.
+//! SIGTERM: the real binary stops accepting, tells connected clients (`closing` `shutdown`, then
+//! a disconnect), exits within its grace period and flushes its log file; `signalroom
+//! healthcheck` tells a live server from a gone one.
 
 mod common;
 
@@ -36,7 +37,10 @@ async fn sigterm_disconnects_clients_and_exits_cleanly() {
         .unwrap();
     assert!(status.success());
 
+    // Told why first, so they know to connect again; then disconnected.
     for client in [&mut websocket, &mut polling] {
+        let closing = client.expect("closing").await;
+        assert_eq!(closing[0]["code"], "shutdown", "{closing:?}");
         client.expect("close").await;
     }
     let exit = tokio::task::spawn_blocking(move || child.0.wait())

@@ -2,7 +2,10 @@
 //! when its WebSocket drops, reconnects with backoff and resumes as the same peer within the
 //! server's grace period (see [`crate::protocol::ResumeAsk`]); when the browser says it is
 //! online again, it tries at once rather than at the end of its wait. What it missed arrives in
-//! order before anything new, so the page sees each event once.
+//! order before anything new, so the page sees each event once. A server that says it is
+//! shutting down (`closing` `shutdown`) is reconnected to the same way, for as long as the
+//! grace period: another instance, or the same one restarted, takes the page back as a new
+//! session (`resume_failed`).
 //!
 //! Only runs in a browser, like [`super::socket`].
 
@@ -14,7 +17,7 @@ use wasm_bindgen::JsCast;
 
 use super::socket::{End, Report, Socket, SocketEvent};
 use crate::browser::sleep;
-use crate::protocol::{ClientEvent, ResumeAsk, ServerEvent};
+use crate::protocol::{ClientEvent, CloseCode, ResumeAsk, ServerEvent};
 
 /// The first wait before reconnecting, doubled at each attempt up to [`MAX_DELAY_MS`].
 const FIRST_DELAY_MS: i32 = 250;
@@ -59,6 +62,9 @@ struct State {
     /// The attempt waiting for its turn: only one reconnection is under way at a time.
     waiting: Option<u32>,
     outbox: Vec<ClientEvent>,
+    /// The server said it is shutting down: its disconnect is a drop to come back from (to
+    /// another instance, or to this one once it is back), not the session's end.
+    restarting: bool,
     /// Closed by the page: nothing more is reported.
     closed: bool,
 }
@@ -148,6 +154,10 @@ impl Connection {
                 }
             }
             Report::Ended(End::Dropped(reason)) => self.dropped(reason),
+            Report::Ended(End::Over(reason)) if self.0.state.borrow().restarting => {
+                self.0.state.borrow_mut().restarting = false;
+                self.dropped(format!("{reason} (shutting down)"));
+            }
             Report::Ended(End::Over(reason)) => {
                 self.0.state.borrow_mut().closed = true;
                 handler(SocketEvent::Closed { reason });
@@ -172,6 +182,9 @@ impl Connection {
                 state.attempt = 0;
                 state.outbox.clear();
                 self.0.last_seq.set(0);
+            }
+            ServerEvent::Closing(closing) => {
+                state.restarting = closing.code == CloseCode::Shutdown;
             }
             _ => {}
         }

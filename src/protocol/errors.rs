@@ -145,6 +145,9 @@ pub enum CloseCode {
     SlowReceiver,
     /// The client kept sending over the event rate.
     RateLimited,
+    /// The server is shutting down (a restart, a deploy): nothing is wrong with the client,
+    /// which may connect again, to another instance or to this one once it is back.
+    Shutdown,
 }
 
 impl CloseCode {
@@ -154,6 +157,7 @@ impl CloseCode {
                 "you were not reading fast enough and would have missed events; reconnect"
             }
             Self::RateLimited => "you kept sending events faster than the rate limit",
+            Self::Shutdown => "the server is shutting down; reconnect",
         }
     }
 }
