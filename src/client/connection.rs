@@ -173,6 +173,7 @@ impl Connection {
                 state.resume = Some((grant.token.clone(), grant.grace));
                 state.dropped_at = None;
                 state.attempt = 0;
+                state.restarting = false;
             }
             ServerEvent::ResumeFailed(_) => {
                 // A fresh session: its `resumable` and its own numbering follow. What the page
@@ -181,6 +182,7 @@ impl Connection {
                 state.dropped_at = None;
                 state.attempt = 0;
                 state.outbox.clear();
+                state.restarting = false;
                 self.0.last_seq.set(0);
             }
             ServerEvent::Closing(closing) => {
