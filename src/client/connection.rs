@@ -63,7 +63,8 @@ struct State {
     waiting: Option<u32>,
     outbox: Vec<ClientEvent>,
     /// The server said it is shutting down: its disconnect is a drop to come back from (to
-    /// another instance, or to this one once it is back), not the session's end.
+    /// another instance, or to this one once it is back), not the session's end. Taken by the
+    /// end of the socket that was told.
     restarting: bool,
     /// Closed by the page: nothing more is reported.
     closed: bool,
@@ -153,14 +154,19 @@ impl Connection {
                     self.flush();
                 }
             }
-            Report::Ended(End::Dropped(reason)) => self.dropped(reason),
-            Report::Ended(End::Over(reason)) if self.0.state.borrow().restarting => {
-                self.0.state.borrow_mut().restarting = false;
-                self.dropped(format!("{reason} (shutting down)"));
-            }
-            Report::Ended(End::Over(reason)) => {
-                self.0.state.borrow_mut().closed = true;
-                handler(SocketEvent::Closed { reason });
+            Report::Ended(end) => {
+                // A shutdown notice speaks for the end of its own socket, whichever end it is.
+                let restarting = std::mem::take(&mut self.0.state.borrow_mut().restarting);
+                match end {
+                    End::Dropped(reason) => self.dropped(reason),
+                    End::Over(reason) if restarting => {
+                        self.dropped(format!("{reason} (shutting down)"));
+                    }
+                    End::Over(reason) => {
+                        self.0.state.borrow_mut().closed = true;
+                        handler(SocketEvent::Closed { reason });
+                    }
+                }
             }
         }
     }
@@ -173,7 +179,6 @@ impl Connection {
                 state.resume = Some((grant.token.clone(), grant.grace));
                 state.dropped_at = None;
                 state.attempt = 0;
-                state.restarting = false;
             }
             ServerEvent::ResumeFailed(_) => {
                 // A fresh session: its `resumable` and its own numbering follow. What the page
@@ -182,7 +187,6 @@ impl Connection {
                 state.dropped_at = None;
                 state.attempt = 0;
                 state.outbox.clear();
-                state.restarting = false;
                 self.0.last_seq.set(0);
             }
             ServerEvent::Closing(closing) => {
