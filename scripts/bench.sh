@@ -5,10 +5,11 @@
 #   full (a few minutes, the README's numbers): 5 rounds of longer runs, an offered-load sweep
 #     for the chart, and 20,000 connections held by one signalroom (or as many as the
 #     open-files limit allows).
-#   cluster (a few minutes): two signalroom instances on one Redis against two Node servers with
-#     @socket.io/redis-adapter on one Redis, clients spread so every room has members on both
-#     (every message crosses); CPU and memory are the instances' and Redis's together. Also one
-#     signalroom alone at the same fixed load, for the latency that crossing adds.
+#   cluster (a few minutes): two signalroom instances (one worker thread each: see
+#     cluster_flags) on one Redis against two Node servers with @socket.io/redis-adapter on one
+#     Redis, clients spread so every room has members on both (every message crosses); CPU and
+#     memory are the instances' and Redis's together. Also the same saturation with signalroom's
+#     default workers, and one signalroom alone at the fixed load, for the latency crossing adds.
 #   cluster-quick (about a minute): the same, short, to keep it working.
 #   metrics (about five minutes): what metrics cost. signalroom alone on one worker thread at
 #     saturation, with and without --metrics-addr (scraped every second), 11 rounds in
@@ -85,13 +86,20 @@ start() { # start KIND PORT [signalroom's extra flags...]: one server alone
   port=$2; shift 2
   instance "$kind" "$port" "" "$@"
 }
-start_cluster() { # start_cluster KIND: a fresh Redis on 9993 and two instances on 9991, 9992
+# start_cluster KIND [signalroom's extra flags...]: a fresh Redis on 9993 and two instances on
+# 9991, 9992.
+start_cluster() {
+  local kind=$1; shift
   redis-server --bind 127.0.0.1 --port 9993 --save '' --appendonly no >>"$out/redis.log" 2>&1 &
   pids+=($!)
   until redis-cli -p 9993 ping >/dev/null 2>&1; do sleep 0.05; done
-  instance "$1" 9991 redis://127.0.0.1:9993
-  instance "$1" 9992 redis://127.0.0.1:9993
+  instance "$kind" 9991 redis://127.0.0.1:9993 "$@"
+  instance "$kind" 9992 redis://127.0.0.1:9993 "$@"
 }
+# Two instances share this machine's cores, so each gets its share: one worker thread, as the
+# README advises for instances on one host (Node's are single-threaded anyway). Each round also
+# measures saturation with the default, a worker per core: four workers on two cores.
+cluster_flags=(--threads 1)
 stop() {
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
@@ -192,9 +200,9 @@ if [[ $mode == cluster* ]]; then
     if [ $((round % 2)) = 1 ]; then order="node signalroom"; else order="signalroom node"; fi
     for kind in $order; do
       echo "== cluster round $round/$rounds: $kind, two instances on one Redis"
-      start_cluster "$kind"
+      start_cluster "$kind" "${cluster_flags[@]}"
       load "$kind" cluster-connections connections --count "$conns" --hold 1
-      stop; start_cluster "$kind"
+      stop; start_cluster "$kind" "${cluster_flags[@]}"
       load "$kind" cluster-saturation "${fanout[@]}"
       if [ "$kind" = node ] && [ -z "$fixed" ]; then
         fixed=$(fixed_from_last)
@@ -203,10 +211,13 @@ if [[ $mode == cluster* ]]; then
       stop
     done
     for kind in $order; do
-      start_cluster "$kind"
+      start_cluster "$kind" "${cluster_flags[@]}"
       load "$kind" cluster-fixed "${fanout[@]}" --rate "$fixed"
       stop
     done
+    start_cluster signalroom
+    load "signalroom, a worker per core" cluster-saturation "${fanout[@]}"
+    stop
     # One signalroom alone at the same load: what crossing instances adds to latency.
     start signalroom 9990
     load signalroom cluster-single "${fanout[@]}" --rate "$fixed"

@@ -12,6 +12,9 @@ const OURS: &str = "signalroom";
 const BASELINE: &str = "node";
 /// signalroom on one worker thread, run at saturation only (see `scripts/bench.sh`).
 const OURS_ONE_THREAD: &str = "signalroom --threads 1";
+/// A signalroom cluster whose instances keep the default of a worker thread per core, though
+/// they share the machine's cores; run at saturation only (see `scripts/bench.sh cluster`).
+const OURS_WORKER_PER_CORE: &str = "signalroom, a worker per core";
 /// signalroom with Prometheus metrics on, run at saturation only (see `scripts/bench.sh`).
 const OURS_METERED: &str = "signalroom --metrics-addr";
 
@@ -210,8 +213,9 @@ fn render(lines: &[Value], rounds_tag: &str, rows: impl IntoIterator<Item = Row>
     out
 }
 
-/// The cluster runs (`scripts/bench.sh cluster`): two instances of each on one Redis, every room
-/// with members on both; CPU and memory are the instances' and Redis's together.
+/// The cluster runs (`scripts/bench.sh cluster`): two instances of each on one Redis (signalroom's
+/// on a worker thread each, their share of the two cores), every room with members on both; CPU
+/// and memory are the instances' and Redis's together.
 fn cluster_table(lines: &[Value]) -> String {
     if count(lines, "cluster-saturation", OURS) == 0 {
         return String::new();
@@ -226,6 +230,16 @@ fn cluster_table(lines: &[Value]) -> String {
             "",
             "≥ 5",
         ),
+        Row {
+            ours: OURS_WORKER_PER_CORE,
+            ..row(
+                format!("the same, `{OURS_WORKER_PER_CORE}`"),
+                "cluster-saturation",
+                "/deliveries_per_cpu_s",
+                "",
+                "",
+            )
+        },
         row(
             "deliveries per second, saturation".into(),
             "cluster-saturation",
