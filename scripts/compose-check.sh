@@ -32,6 +32,8 @@ CONF
 export CONTAINERS_CONF=$conf
 export SIGNALROOM_IMAGE=${SIGNALROOM_IMAGE:-localhost/signalroom:check}
 export SIGNALROOM_PORT=${SIGNALROOM_COMPOSE_PORT:-9994}
+# Two instances on this machine's two cores: a worker thread each, as the README advises.
+export SIGNALROOM_THREADS=${SIGNALROOM_THREADS:-1}
 export REDIS_IMAGE=${REDIS_IMAGE:-docker.io/library/redis:7}
 export HAPROXY_IMAGE=${HAPROXY_IMAGE:-docker.io/library/haproxy:2.8}
 project=signalroom-check
