@@ -40,9 +40,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
         rotation: config.log_rotation,
         keep: config.log_keep as usize,
     })?;
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // One thread: the current-thread scheduler, which runs everything on this thread, where a
+    // one-worker pool would still hand tasks between this thread and its worker.
+    let mut runtime = match config.threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
     runtime.thread_name(server::THREAD_NAME);
-    if config.threads > 0 {
+    if config.threads > 1 {
         runtime.worker_threads(config.threads.into());
     }
     runtime.enable_all().build()?.block_on(async {

@@ -1,23 +1,52 @@
-//! `--threads`: the real binary runs as many runtime workers as asked, still serves, and refuses
-//! a count it could not start.
+//! `--threads`: the real binary runs as many runtime workers as asked (one: the whole server on
+//! its main thread), still serves, and refuses a count it could not start.
 
 mod common;
 
 use common::TestClient;
 use rust_socketio::TransportType;
 
-/// The runtime's threads (no blocking ones run while nothing reads files).
-fn workers(pid: u32) -> usize {
+/// The names of the process's threads.
+fn threads(pid: u32) -> Vec<String> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .expect("the server's threads")
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim_end() == signalroom::server::THREAD_NAME)
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
+/// The runtime's worker threads (no blocking ones run while nothing reads files).
+fn workers(pid: u32) -> usize {
+    threads(pid)
+        .iter()
+        .filter(|name| *name == signalroom::server::THREAD_NAME)
         .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_thread_runs_the_whole_server_on_the_main_thread() {
+    let (child, addr) = common::spawn_binary(&[
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--log-file".as_ref(),
+        "".as_ref(),
+        "--threads".as_ref(),
+        "1".as_ref(),
+    ]);
+    let mut ada = TestClient::connect_to(addr, TransportType::Websocket).await;
+    let mut bob = TestClient::connect_to(addr, TransportType::Polling).await;
+    let ada_id = ada.join("threads").await;
+    bob.join("threads").await;
+    ada.emit("message", vec!["threads".into(), "hello".into()])
+        .await;
+    let message = bob.expect("message").await;
+    assert_eq!(message, ["threads", ada_id.as_str(), "hello"]);
+    assert_eq!(threads(child.0.id()), ["signalroom"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threads_sets_the_number_of_workers() {
-    for threads in ["1", "3"] {
+    for threads in ["2", "3"] {
         let (child, addr) = common::spawn_binary(&[
             "--addr".as_ref(),
             "127.0.0.1:0".as_ref(),

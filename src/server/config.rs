@@ -35,12 +35,12 @@ pub struct Config {
     )]
     pub tls_self_signed: bool,
 
-    /// Worker threads that handle connections; 0 means one per CPU core. On a machine the
-    /// server shares with other busy processes, fewer threads spend less CPU per event (one
-    /// thread did a sixth to a third more deliveries per CPU-second in docs/benchmarks.md); one
-    /// thread also caps the server at one core. Several instances on one machine should share
-    /// its cores out rather than each start a worker per core. At most 1024: a typo of many thousands would
-    /// otherwise make the runtime fail to start its threads.
+    /// Worker threads that handle connections; 0 means one per CPU core, and 1 runs the whole
+    /// server on its main thread (tokio's current-thread scheduler). On a machine the server
+    /// shares with other busy processes, fewer threads spend less CPU per event (see
+    /// docs/benchmarks.md); one thread also caps the server at one core. Several instances on
+    /// one machine should share its cores out rather than each start a worker per core. At most
+    /// 1024: a typo of many thousands would otherwise make the runtime fail to start its threads.
     #[arg(long, env = "SIGNALROOM_THREADS", default_value_t = 0,
           value_parser = clap::value_parser!(u16).range(0..=1024))]
     pub threads: u16,
