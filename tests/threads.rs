@@ -23,16 +23,21 @@ fn workers(pid: u32) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_thread_runs_the_whole_server_on_the_main_thread() {
-    let (child, addr) = common::spawn_binary(&[
+/// The binary, serving with `--threads threads` on a free port.
+fn serve_on(threads: &str) -> (common::ServerProcess, std::net::SocketAddr) {
+    common::spawn_binary(&[
         "--addr".as_ref(),
         "127.0.0.1:0".as_ref(),
         "--log-file".as_ref(),
         "".as_ref(),
         "--threads".as_ref(),
-        "1".as_ref(),
-    ]);
+        threads.as_ref(),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_thread_runs_the_whole_server_on_the_main_thread() {
+    let (child, addr) = serve_on("1");
     let mut ada = TestClient::connect_to(addr, TransportType::Websocket).await;
     let mut bob = TestClient::connect_to(addr, TransportType::Polling).await;
     let ada_id = ada.join("threads").await;
@@ -47,14 +52,7 @@ async fn one_thread_runs_the_whole_server_on_the_main_thread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threads_sets_the_number_of_workers() {
     for threads in ["2", "3"] {
-        let (child, addr) = common::spawn_binary(&[
-            "--addr".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--log-file".as_ref(),
-            "".as_ref(),
-            "--threads".as_ref(),
-            threads.as_ref(),
-        ]);
+        let (child, addr) = serve_on(threads);
         let mut client = TestClient::connect_to(addr, TransportType::Websocket).await;
         client.join("threads").await;
         assert_eq!(workers(child.0.id()).to_string(), threads);
