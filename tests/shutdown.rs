@@ -12,20 +12,20 @@ use rust_socketio::TransportType;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_disconnects_clients_and_exits_cleanly() {
-    sigterm_case("workers", "0").await;
+    sigterm_case("0").await;
 }
 
 /// The same on one thread (`--threads 1`), where the runtime is the main thread's own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_on_one_thread_disconnects_clients_and_exits_cleanly() {
-    sigterm_case("one-thread", "1").await;
+    sigterm_case("1").await;
 }
 
-/// Starts the binary with `--threads threads`, logging to a file of its own (`name`), and
-/// stops it with SIGTERM while two clients are in a room.
-async fn sigterm_case(name: &str, threads: &str) {
+/// Starts the binary with `--threads threads`, logging to a file of its own, and stops it with
+/// SIGTERM while two clients are in a room.
+async fn sigterm_case(threads: &str) {
     let log = std::env::temp_dir().join(format!(
-        "signalroom-shutdown-{name}-{}.log",
+        "signalroom-shutdown-{threads}-{}.log",
         std::process::id()
     ));
     let _ = std::fs::remove_file(&log);

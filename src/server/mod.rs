@@ -36,12 +36,12 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use socketioxide::{SocketIo, TransportType};
+use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
-use crate::protocol::{CloseCode, Closing, ServerEvent};
+use crate::protocol::CloseCode;
 pub use config::Config;
 use signaling::adapter::RoomAdapter;
 use signaling::Hub;
@@ -59,9 +59,6 @@ const WS_READ_BUFFER: usize = 512;
 /// How long shutdown waits for the cluster to take this instance's members out of its rooms.
 /// One round trip, normally; a loaded machine or a slow Redis can take seconds.
 const DEPART_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long shutdown keeps the engine open after telling long-polling clients, for their next
-/// poll to fetch the disconnect that follows the `closing` notice.
-const POLL_FLUSH: Duration = Duration::from_millis(250);
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -191,23 +188,7 @@ pub async fn run(
             // (socket.io clients do not after a server's disconnect), then the Socket.IO
             // disconnect that ends the session (they report "io server disconnect"). Closing
             // the engine then ends the transports.
-            let notice = ServerEvent::Closing(Closing::new(CloseCode::Shutdown));
-            let mut polling = false;
-            for socket in io.sockets() {
-                polling |= socket.transport_type() == TransportType::Polling;
-                let id = socket.id;
-                if let Err(err) = socket.emit(notice.name(), &notice) {
-                    debug!(%id, %err, "not told why it is disconnected");
-                }
-                if let Err(err) = socket.disconnect() {
-                    warn!(%id, %err, "not told of the shutdown");
-                }
-            }
-            if polling {
-                // A long-polling client's waiting request may have taken the notice alone; its
-                // next one, sent at once, takes the disconnect if the engine is still there.
-                tokio::time::sleep(POLL_FLUSH).await;
-            }
+            signaling::close_all(&io, CloseCode::Shutdown).await;
             drain.finish();
             io.close().await;
         }

@@ -20,7 +20,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::Sid;
-use socketioxide::{BroadcastError, SendError, SocketError};
+use socketioxide::{BroadcastError, SendError, SocketError, SocketIo, TransportType};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -36,6 +36,9 @@ use crate::server::cluster::Unavailable;
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// How often a full buffer is retried while closing.
 const CLOSE_RETRY: Duration = Duration::from_millis(50);
+/// How long [`close_all`] keeps the engine open after closing long-polling clients, for their
+/// next poll to fetch the disconnect that follows the `closing` notice.
+const POLL_FLUSH: Duration = Duration::from_millis(250);
 
 /// One socket's view of the namespace (or the namespace's own): finds sockets by id and
 /// addresses rooms, without keeping any socket alive.
@@ -233,6 +236,23 @@ pub(super) fn byes<A: Adapter>(
             id: id.clone(),
         };
         announce_here(hub, sockets, room, Audience::Everyone, &bye);
+    }
+}
+
+/// Closes every socket of `io` with `code` (see [`close`]), all at once, and returns when each
+/// is closed or given up on. A long-polling client's waiting request may take the notice alone;
+/// if any client polls, the engine stays open [`POLL_FLUSH`] more for the next request, sent at
+/// once, to take the disconnect.
+pub(crate) async fn close_all<A: Adapter>(io: &SocketIo<A>, code: CloseCode) {
+    let mut closing = tokio::task::JoinSet::new();
+    let mut polling = false;
+    for socket in io.sockets() {
+        polling |= socket.transport_type() == TransportType::Polling;
+        closing.spawn(close(socket, code));
+    }
+    closing.join_all().await;
+    if polling {
+        tokio::time::sleep(POLL_FLUSH).await;
     }
 }
 

@@ -46,6 +46,7 @@ use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 
 use adapter::RoomAdapter;
+pub(crate) use delivery::close_all;
 use tracing::{debug, info, warn};
 
 use super::activity::{happening, Activity};
