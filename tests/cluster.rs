@@ -703,7 +703,15 @@ async fn capacity_is_exact_across_instances_under_a_join_race() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let keys = redis.keys("signalroom").await;
-        if keys == ["signalroom:epoch", "signalroom:nodes", "signalroom:seq"] {
+        let instances = ["signalroom:nodes", "signalroom:urls"];
+        if keys
+            == [
+                "signalroom:epoch",
+                instances[0],
+                "signalroom:seq",
+                instances[1],
+            ]
+        {
             break;
         }
         assert!(Instant::now() < deadline, "left behind: {keys:?}");
@@ -783,6 +791,13 @@ async fn a_killed_instances_members_leave_their_rooms_within_the_node_timeout() 
     let (ada_id, roster) = join_with(&mut ada, "call", json!("Ada")).await;
     assert_eq!(roster, json!([peer(&bob_id, "Bob")]));
 
+    let offered: usize = redis::cmd("HLEN")
+        .arg("signalroom:urls")
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert_eq!(offered, 2, "each instance offers its URL");
+
     let killed = Instant::now();
     b.0.kill().unwrap();
     let _ = b.0.wait();
@@ -805,13 +820,18 @@ async fn a_killed_instances_members_leave_their_rooms_within_the_node_timeout() 
         .query_async(&mut redis.connection().await)
         .await
         .unwrap();
-    assert_eq!(
-        nodes,
-        vec![health(a.addr).await["cluster"]["node"]
-            .as_str()
-            .unwrap()
-            .to_owned()]
-    );
+    let a_node = health(a.addr).await["cluster"]["node"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(nodes, vec![a_node.clone()]);
+    // Nor is its URL offered for resuming through it any more.
+    let urls: Vec<String> = redis::cmd("HKEYS")
+        .arg("signalroom:urls")
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert_eq!(urls, vec![a_node]);
     let keys = redis.keys("signalroom").await;
     assert!(!keys.iter().any(|k| k.contains(&bob_id)), "{keys:?}");
 }

@@ -4,7 +4,7 @@
 //! `away` at the drop and `bye` only when the grace ends; forged, reused and late tokens, and a
 //! client that missed more than is held, starting fresh; an explicit leave or disconnect never
 //! held; clients that did not ask seeing none of it; and in a cluster, resuming on the instance
-//! that held the session (and what a token taken to another instance does).
+//! that held the session or through another one.
 
 mod common;
 
@@ -109,6 +109,14 @@ impl Dropped {
             seq: self.seq,
         }
     }
+}
+
+/// A client connecting to `server` with handshake `auth` is told its resume is `unknown`.
+async fn refused_as_unknown(server: &TestServer, auth: &Value) -> RawClient {
+    let mut client = RawClient::connect_with_auth(server.addr, auth).await;
+    let failure = client.expect("resume_failed").await;
+    assert_eq!(failure[0]["code"], json!("unknown"));
+    client
 }
 
 /// A plain client's next event, with no position on it (it did not ask to be resumable).
@@ -249,11 +257,7 @@ async fn after_the_grace_period_the_room_hears_bye_and_the_token_is_refused() {
 async fn forged_and_reused_tokens_start_fresh() {
     let server = start_server_with(server_config(30, 100)).await;
     let forged = json!({"resume": {"token": "not-a-token-the-server-issued", "seq": 0}});
-    let mut client = RawClient::connect_with_auth(server.addr, &forged).await;
-    assert_eq!(
-        client.expect("resume_failed").await[0]["code"],
-        json!("unknown")
-    );
+    let mut client = refused_as_unknown(&server, &forged).await;
     client.expect("resumable").await;
 
     let mut ada = Resumable::connect(&server).await;
@@ -261,11 +265,7 @@ async fn forged_and_reused_tokens_start_fresh() {
     let used = ada.token.clone();
     let ada = ada.cut().resume(&server, &["r"]).await;
     let reused = json!({"resume": {"token": used, "seq": ada.seq}});
-    let mut again = RawClient::connect_with_auth(server.addr, &reused).await;
-    assert_eq!(
-        again.expect("resume_failed").await[0]["code"],
-        json!("unknown")
-    );
+    refused_as_unknown(&server, &reused).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,9 +411,8 @@ fn roster_ids(roster: &[Value]) -> Vec<Value> {
     people.iter().map(|p| p["id"].clone()).collect()
 }
 
-/// Two instances A and B on one real Redis, resumable for `grace` seconds; Ada (resumable) on
-/// A and Bob (plain) on B are in room `r`. Bind every field: a Redis or an instance dropped
-/// stops.
+/// Two instances A and B on one real Redis, Ada (resumable) and Bob (plain), in room `r`. Bind
+/// every field: a Redis or an instance dropped stops.
 struct Pair {
     _redis: RedisServer,
     a: TestServer,
@@ -422,6 +421,7 @@ struct Pair {
     bob: RawClient,
 }
 
+/// Resumable for `grace` seconds; Ada on A, Bob on B.
 async fn ada_on_a_and_bob_on_b(grace: u64) -> Pair {
     let redis = RedisServer::start();
     let config = || Config {
@@ -447,6 +447,42 @@ async fn ada_on_a_and_bob_on_b(grace: u64) -> Pair {
     }
 }
 
+/// Ada's connection is cut; Bob, on B, hears she is away and goes on: 200 messages and a
+/// signal for her (returned), which A holds.
+async fn cut_while_bob_sends(ada: Resumable, bob: &mut RawClient) -> (Dropped, Value) {
+    let ada = ada.cut();
+    let away = plain_next(bob).await;
+    assert_eq!(away, ("away".to_owned(), vec![json!("r"), json!(ada.id)]));
+    for i in 0..200 {
+        bob.emit("message", &[json!("r"), json!(i)]).await;
+    }
+    plain_messages(bob, 200).await;
+    let offer = json!({"type": "offer", "sdp": "v=0"});
+    bob.emit("signal", &[json!("r"), json!(ada.id), offer.clone()])
+        .await;
+    (ada, offer)
+}
+
+/// Ada resumes on `server`: every message Bob sent once, in order, then his `offer`; Bob hears
+/// she is back.
+async fn resume_with_what_bob_sent(
+    ada: Dropped,
+    server: &TestServer,
+    bob: &mut RawClient,
+    offer: &Value,
+) -> Resumable {
+    let mut ada = ada.resume(server, &["r"]).await;
+    for i in 0..200 {
+        let message = ada.expect("message").await;
+        assert_eq!((&message[1], &message[2]), (&json!(bob.id), &json!(i)));
+    }
+    let signal = ada.expect("signal").await;
+    assert_eq!((&signal[1], &signal[2]), (&json!(bob.id), offer));
+    let back = plain_next(bob).await;
+    assert_eq!(back, ("back".to_owned(), vec![json!("r"), json!(ada.id)]));
+    ada
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_cluster_a_client_resumes_on_its_instance_and_the_other_instance_sees_away_and_back() {
     let Pair {
@@ -457,46 +493,79 @@ async fn in_a_cluster_a_client_resumes_on_its_instance_and_the_other_instance_se
         mut bob,
     } = ada_on_a_and_bob_on_b(30).await;
 
-    // Her connection to A is cut; Bob, on B, hears she is away and goes on: 200 messages and
-    // a signal for her, which A holds.
-    let ada = ada.cut();
-    let away = plain_next(&mut bob).await;
-    assert_eq!(away, ("away".to_owned(), vec![json!("r"), json!(ada.id)]));
-    for i in 0..200 {
-        bob.emit("message", &[json!("r"), json!(i)]).await;
-    }
-    plain_messages(&mut bob, 200).await;
-    let offer = json!({"type": "offer", "sdp": "v=0"});
-    bob.emit("signal", &[json!("r"), json!(ada.id), offer.clone()])
-        .await;
+    // Her connection to A is cut while Bob, on B, sends; back on A (a sticky session).
+    let (ada, cy) = cut_and_resumed(ada, &a, &b, &mut bob).await;
+    let _ = (ada, cy);
+}
 
-    // Back on A (a sticky session): every message once, in order, then the signal.
-    let mut ada = ada.resume(&a, &["r"]).await;
-    for i in 0..200 {
-        let message = ada.expect("message").await;
-        assert_eq!((&message[1], &message[2]), (&json!(bob.id), &json!(i)));
-    }
-    let signal = ada.expect("signal").await;
-    assert_eq!((&signal[1], &signal[2]), (&json!(bob.id), &offer));
-    let back = plain_next(&mut bob).await;
-    assert_eq!(back, ("back".to_owned(), vec![json!("r"), json!(ada.id)]));
+/// Ada's connection is cut while Bob sends; she resumes on `server` with all of it, then
+/// chats both ways as the same peer; a newcomer Cy on B (returned) sees her seat once.
+async fn cut_and_resumed(
+    ada: Resumable,
+    server: &TestServer,
+    b: &TestServer,
+    bob: &mut RawClient,
+) -> (Resumable, RawClient) {
+    let (ada, offer) = cut_while_bob_sends(ada, bob).await;
+    let mut ada = resume_with_what_bob_sent(ada, server, bob, &offer).await;
     ada.client
         .emit("message", &[json!("r"), json!("again")])
         .await;
-    assert_eq!(ada.expect("message").await[2], json!("again"));
-    let heard = plain_next(&mut bob).await;
+    let own = ada.expect("message").await;
+    assert_eq!((&own[1], &own[2]), (&json!(ada.id), &json!("again")));
+    let heard = plain_next(bob).await;
     assert_eq!(heard.1, vec![json!("r"), json!(ada.id), json!("again")]);
-    // A newcomer on B sees both, once each: her seat was kept, not duplicated.
+    bob.emit("message", &[json!("r"), json!("to her")]).await;
+    plain_messages(bob, 1).await;
+    assert_eq!(ada.expect("message").await[2], json!("to her"));
     let mut cy = RawClient::connect(b.addr).await;
     let roster = plain_join(&mut cy, "r").await;
     assert_eq!(roster_ids(&roster), vec![json!(ada.id), json!(bob.id)]);
+    assert_eq!(ada.expect("otherjoin").await[1], json!(cy.id));
+    assert_eq!(plain_next(bob).await.0, "otherjoin");
+    (ada, cy)
 }
 
-/// What the cluster does not do yet (docs/cluster.md): a resumable session lives in the memory
-/// of its instance, so its token is unknown to the others. The client starts fresh there, and
-/// its old peer leaves its rooms when the grace period ends, leaving no ghost.
+/// A resume on the other instance is carried to the one that holds the session: the same
+/// peer, every missed event once and in order, and from then on live events both ways. Its
+/// connection there drops like any other (the room hears `away`), and it resumes again on its
+/// own instance; an explicit disconnect through B is a `bye` at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_a_cluster_a_token_taken_to_another_instance_starts_fresh_and_the_old_peer_leaves() {
+async fn in_a_cluster_a_client_resumes_on_the_other_instance_with_everything_it_missed() {
+    let Pair {
+        _redis,
+        a,
+        b,
+        ada,
+        mut bob,
+    } = ada_on_a_and_bob_on_b(30).await;
+    // Back on B, which does not hold her session.
+    let (ada, mut cy) = cut_and_resumed(ada, &b, &b, &mut bob).await;
+
+    // Cut on B: a drop, then a resume on A itself, with what was sent meanwhile.
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    assert_eq!(plain_next(&mut cy).await.0, "away");
+    bob.emit("message", &[json!("r"), json!("meanwhile")]).await;
+    let mut ada = ada.resume(&a, &["r"]).await;
+    assert_eq!(ada.expect("message").await[2], json!("meanwhile"));
+    assert_eq!(plain_next(&mut cy).await.1[2], json!("meanwhile"));
+    assert_eq!(plain_next(&mut cy).await.0, "back");
+
+    // Through B once more, then an explicit disconnect: `bye` at once.
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut cy).await.0, "away");
+    let mut ada = ada.resume(&b, &["r"]).await;
+    assert_eq!(plain_next(&mut cy).await.0, "back");
+    ada.client.send("41").await;
+    let bye = plain_next(&mut cy).await;
+    assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
+}
+
+/// A token its issuer no longer knows, presented to the other instance: the issuer's refusal
+/// comes back, and the client starts fresh where it is, alone with the others in the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_token_its_issuer_refuses_starts_fresh_on_the_other_instance() {
     let Pair {
         _redis,
         a: _a,
@@ -506,18 +575,224 @@ async fn in_a_cluster_a_token_taken_to_another_instance_starts_fresh_and_the_old
     } = ada_on_a_and_bob_on_b(1).await;
     let ada = ada.cut();
     assert_eq!(plain_next(&mut bob).await.0, "away");
+    let bye = plain_next(&mut bob).await;
+    assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
 
     let (mut client, name, args) = ada.reconnect(&b).await;
     assert_eq!(
         (name.as_str(), &args[0]["code"]),
         ("resume_failed", &json!("unknown"))
     );
-    assert_eq!(client.expect("resumable").await[0]["id"], json!(client.id));
-    let bye = plain_next(&mut bob).await;
-    assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
-    // Joining again, she is new to the room, and alone with Bob in it.
+    let fresh = client.expect("resumable").await;
+    assert_eq!(fresh[0]["id"], json!(client.id));
+    assert_ne!(fresh[0]["id"], json!(ada.id));
     client.emit("join", &[json!("r")]).await;
     assert_eq!(client.expect("joined").await[1], json!(client.id));
     let roster = client.expect("roster").await;
     assert_eq!(roster_ids(&roster), vec![json!(bob.id)]);
+    // Made-up tokens, naming an instance or not, start fresh too.
+    for token in ["0000000000000000.x", "x"] {
+        let auth = json!({"resume": {"token": token, "seq": 0}});
+        refused_as_unknown(&b, &auth).await;
+    }
+}
+
+/// When the instance holding a session carried through B stops, the client is told
+/// `closing(shutdown)` and disconnected, free to connect again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_carried_client_hears_when_the_holding_instance_stops() {
+    let Pair {
+        _redis,
+        a,
+        b,
+        ada,
+        mut bob,
+    } = ada_on_a_and_bob_on_b(30).await;
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    let mut ada = ada.resume(&b, &["r"]).await;
+    assert_eq!(plain_next(&mut bob).await.0, "back");
+    drop(a);
+    // Not numbered: it is about the connection, not the session.
+    let closing = ada.client.expect("closing").await;
+    assert_eq!(closing[0]["code"], json!("shutdown"));
+    loop {
+        match ada.client.next().await {
+            Frame::Event(name, args) => panic!("{name}{args:?} after closing"),
+            Frame::Text(text) if text == "41" => break,
+            Frame::Closed | Frame::Broken(_) => break,
+            Frame::Text(_) | Frame::Binary(_) => {}
+        }
+    }
+    // Bob, on B, hears her leave with the instance.
+    let bye = plain_next(&mut bob).await;
+    assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
+}
+
+/// Instances A and B (configured by `a` and `b`) on one real Redis; Ada (resumable) and Bob,
+/// both on A, in room `r`. Ada's connection is cut, and she resumes through B.
+async fn carried_by_b(a: Config, b: Config) -> Pair {
+    let redis = RedisServer::start();
+    let in_cluster = |config| Config {
+        redis_url: Some(redis.url()),
+        node_timeout: 2,
+        ..config
+    };
+    let a = start_server_with(in_cluster(a)).await;
+    let b = start_server_with(in_cluster(b)).await;
+    let mut ada = Resumable::connect(&a).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(a.addr).await;
+    plain_join(&mut bob, "r").await;
+    ada.expect("otherjoin").await;
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    let ada = ada.resume(&b, &["r"]).await;
+    assert_eq!(plain_next(&mut bob).await.0, "back");
+    Pair {
+        _redis: redis,
+        a,
+        b,
+        ada,
+        bob,
+    }
+}
+
+/// A client carried through B that stops reading is cut off by B, as any slow receiver: its
+/// stream has no gap up to `closing(slow_receiver)`, and the room hears `bye` at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_carried_client_that_stops_reading_is_cut_off() {
+    const MESSAGES: u64 = 3000;
+    let config = |send_buffer| Config {
+        event_rate: 0.0,
+        send_buffer,
+        ..server_config(30, 1000)
+    };
+    let Pair {
+        _redis,
+        a: _a,
+        b: _b,
+        mut ada,
+        mut bob,
+    } = carried_by_b(config(1024), config(64)).await;
+
+    // Ada reads nothing while Bob sends.
+    let pad = "x".repeat(4096);
+    let mut bye = None;
+    for i in 0..MESSAGES {
+        bob.emit("message", &[json!("r"), json!({ "i": i, "pad": pad })])
+            .await;
+        if i % 50 == 49 {
+            let mut echoed = 0;
+            while echoed < 50 {
+                match plain_next(&mut bob).await {
+                    (name, _) if name == "message" => echoed += 1,
+                    (name, args) if name == "bye" => bye = Some(args),
+                    other => panic!("Bob got {other:?}"),
+                }
+            }
+        }
+        if bye.is_some() {
+            break;
+        }
+    }
+    assert_eq!(bye, Some(vec![json!("r"), json!(ada.id)]), "never cut off");
+    let mut received = 0;
+    loop {
+        match ada.client.next().await {
+            Frame::Event(name, mut args) if name == "message" => {
+                let seq = take_seq(&mut args).unwrap();
+                assert_eq!(seq, ada.seq + 1, "gap in the stalled stream");
+                ada.seq = seq;
+                assert_eq!(args[2]["i"], json!(received));
+                received += 1;
+            }
+            Frame::Event(name, args) if name == "closing" => {
+                assert_eq!(args[0]["code"], json!("slow_receiver"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(received < MESSAGES);
+}
+
+/// When B, which carries a session, shuts down, the session lives on at A: the client is told
+/// `closing(shutdown)`, the room hears `away`, and the client resumes on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_carried_session_outlives_the_carrying_instance() {
+    let config = || server_config(30, 1000);
+    let Pair {
+        _redis,
+        a,
+        b,
+        mut ada,
+        mut bob,
+    } = carried_by_b(config(), config()).await;
+
+    drop(b);
+    assert_eq!(
+        ada.client.expect("closing").await[0]["code"],
+        json!("shutdown")
+    );
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    bob.emit("message", &[json!("r"), json!("still here?")])
+        .await;
+    plain_messages(&mut bob, 1).await;
+    let dropped = Dropped {
+        id: ada.id,
+        token: ada.token,
+        seq: ada.seq,
+    };
+    let mut ada = dropped.resume(&a, &["r"]).await;
+    assert_eq!(ada.expect("message").await[2], json!("still here?"));
+    assert_eq!(plain_next(&mut bob).await.0, "back");
+}
+
+/// Ada resumes through B while Bob, on B, keeps sending: every message once, in order,
+/// whether it was sent before, during or after the resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_resume_through_the_other_instance_loses_nothing_sent_meanwhile() {
+    const MESSAGES: u64 = 600;
+    let Pair {
+        _redis,
+        a: _a,
+        b,
+        mut ada,
+        bob,
+    } = ada_on_a_and_bob_on_b(30).await;
+    let sending = tokio::spawn(async move {
+        let mut bob = bob;
+        for i in 0..MESSAGES {
+            bob.emit("message", &[json!("r"), json!(i)]).await;
+            if i % 20 == 19 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        bob
+    });
+    let mut next = 0;
+    while next < 50 {
+        let (name, args) = ada.next().await;
+        assert_eq!((name.as_str(), &args[2]), ("message", &json!(next)));
+        next += 1;
+    }
+    let dropped = ada.cut();
+    let mut ada = dropped.resume(&b, &["r"]).await;
+    while next < MESSAGES {
+        let (name, args) = ada.next().await;
+        assert_eq!(
+            (name.as_str(), &args[2]),
+            ("message", &json!(next)),
+            "{name}"
+        );
+        next += 1;
+    }
+    let mut bob = sending.await.unwrap();
+    let (messages, others) = plain_messages(&mut bob, MESSAGES as usize).await;
+    assert_eq!(
+        messages,
+        (0..MESSAGES).map(|i| json!(i)).collect::<Vec<_>>()
+    );
+    assert_eq!(others.len(), 2, "away and back: {others:?}");
 }

@@ -1,6 +1,7 @@
 // deploy/compose.yaml, brought up by scripts/compose-check.sh: clients through the load balancer
 // land on both instances and still share one room; sticky sessions keep polling sessions and
-// resumes on their instance. SIGNALROOM_PROXY_URL says where.
+// resumes on their instance, and a resume that reaches the other instance is carried to the
+// one holding the session. SIGNALROOM_PROXY_URL says where.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { client, freshRoom, once, resumingClient } from '../compat/client.mjs';
@@ -67,18 +68,15 @@ async function until(condition, what) {
   }
 }
 
-test('a resumable client that keeps the proxy\'s cookie resumes on its own instance, missing nothing', { skip }, async () => {
-  // A browser loads the page first, and sends the cookie the proxy set with its WebSocket too.
-  const page = await fetch(`${URL}/`);
-  const cookie = page.headers.get('set-cookie')?.split(';')[0];
-  assert.ok(cookie?.startsWith('SIGNALROOM_SERVER='), `no stickiness cookie: ${cookie}`);
-  const extraHeaders = { cookie };
-  // Three idle clients with the same cookie load that instance, so that least-connections
-  // balancing alone would send a reconnection to the other one: where a session is unknown.
-  for (let i = 0; i < 3; i++) await once(resumingClient(URL, { extraHeaders }), 'resumable');
-  const room = freshRoom();
-  const alice = resumingClient(URL, { extraHeaders });
+/**
+ * Alice (resumable, sending `headers` with her handshakes) and Bob share a room; Alice's
+ * network drops three times while Bob sends, and each reconnection must resume her, missing
+ * nothing. Before each drop `cookies[i]`, if set, becomes her next connection's cookie.
+ */
+async function resumesThroughDrops(headers, cookies) {
+  const alice = resumingClient(URL, { extraHeaders: headers });
   await once(alice, 'resumable');
+  const room = freshRoom();
   const received = [];
   alice.on('message', (_room, _from, data) => received.push(data));
   alice.emit('join', room);
@@ -87,9 +85,10 @@ test('a resumable client that keeps the proxy\'s cookie resumes on its own insta
   await bob.join(room);
 
   let sent = 0;
-  for (let drop = 0; drop < 3; drop++) {
+  for (const [drop, cookie] of cookies.entries()) {
     for (let i = 0; i < 20; i++) bob.emit('message', room, sent++);
     await until(() => received.length >= sent - 10, 'the messages before the drop');
+    if (cookie) alice.io.opts.extraHeaders.cookie = cookie;
     const outcome = new Promise((resolve) => {
       alice.once('resumed', (session) => resolve({ resumed: session }));
       alice.once('resume_failed', (failure) => resolve({ failed: failure }));
@@ -98,10 +97,34 @@ test('a resumable client that keeps the proxy\'s cookie resumes on its own insta
     alice.io.engine.transport.ws._socket.destroy();
     for (let i = 0; i < 20; i++) bob.emit('message', room, sent++);
     const { resumed, failed } = await outcome;
-    assert.equal(failed, undefined, `drop ${drop}: the reconnection reached another instance`);
+    assert.equal(failed, undefined, `drop ${drop}: ${JSON.stringify(failed)}`);
     assert.equal(resumed.id, aliceId);
     assert.deepEqual(resumed.rooms, [room]);
   }
   await until(() => received.length >= sent, 'every message');
   assert.deepEqual(received, Array.from({ length: sent }, (_, i) => i));
+  // Live, both ways.
+  alice.emit('message', room, 'from alice');
+  let heard;
+  do heard = await bob.expect('message'); while (heard[2] !== 'from alice');
+  assert.deepEqual(heard, [room, aliceId, 'from alice']);
+}
+
+test('a resumable client that keeps the proxy\'s cookie resumes on its own instance, missing nothing', { skip }, async () => {
+  // A browser loads the page first, and sends the cookie the proxy set with its WebSocket too.
+  const page = await fetch(`${URL}/`);
+  const cookie = page.headers.get('set-cookie')?.split(';')[0];
+  assert.ok(cookie?.startsWith('SIGNALROOM_SERVER='), `no stickiness cookie: ${cookie}`);
+  const extraHeaders = { cookie };
+  // Three idle clients with the same cookie load that instance, so that least-connections
+  // balancing alone would send a reconnection to the other one.
+  for (let i = 0; i < 3; i++) await once(resumingClient(URL, { extraHeaders }), 'resumable');
+  await resumesThroughDrops(extraHeaders, [null, null, null]);
+});
+
+test('a resumable client sent to the other instance resumes through it, missing nothing', { skip }, async () => {
+  // The cookie picks the instance: Alice starts on a, and each reconnection goes to the other
+  // one, as when a browser lost its cookie or the balancer moved it.
+  const [a, b] = ['SIGNALROOM_SERVER=a', 'SIGNALROOM_SERVER=b'];
+  await resumesThroughDrops({ cookie: a }, [b, a, b]);
 });

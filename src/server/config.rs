@@ -168,6 +168,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(2..=3600))]
     pub node_timeout: u64,
 
+    /// Where the other instances of the cluster reach this one, `http://HOST:PORT`: a client
+    /// that resumes on another instance is served through it from here (see the README's
+    /// "Resuming"). Default: `http://` and `--addr`, when that is a specific address and TLS is
+    /// off; otherwise unset, and a session resumes only on this instance.
+    #[arg(long, env = "SIGNALROOM_INSTANCE_URL", value_parser = parse_instance_url)]
+    pub instance_url: Option<String>,
+
     /// Seconds a dropped connection keeps its seats and peer id for a client that asked to be
     /// resumable (see the README's "Resuming"): the others are told `away` at once and `bye`
     /// only if it does not come back in time. 0 turns resuming off.
@@ -323,6 +330,20 @@ fn parse_prefix(prefix: &str) -> Result<String, String> {
     }
 }
 
+/// `http://HOST:PORT` (a trailing slash dropped): the instances speak WebSocket to each other,
+/// without TLS, on their internal network.
+fn parse_instance_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("an http:// URL: instances reach each other without TLS")?;
+    let rest = rest.trim_end_matches('/');
+    let valid = |c: char| c.is_ascii_alphanumeric() || "-.:[]_".contains(c);
+    if rest.is_empty() || !rest.chars().all(valid) {
+        return Err("http://HOST:PORT, with no path".to_owned());
+    }
+    Ok(format!("http://{rest}"))
+}
+
 impl Default for Config {
     /// The embedded defaults, as with no flags and no environment.
     fn default() -> Self {
@@ -342,6 +363,27 @@ mod tests {
         assert_eq!(parse_duration("2d"), Ok(172_800));
         for bad in ["", "h", "0", "1w", "-1h", "1.5h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn instance_urls_are_plain_http_without_a_path() {
+        assert_eq!(
+            parse_instance_url("http://signalroom-a:9980/").as_deref(),
+            Ok("http://signalroom-a:9980")
+        );
+        assert_eq!(
+            parse_instance_url("http://[::1]:9980").as_deref(),
+            Ok("http://[::1]:9980")
+        );
+        for bad in [
+            "https://a:1",
+            "a:1",
+            "http://",
+            "http://a:1/x",
+            "http://a b",
+        ] {
+            assert!(parse_instance_url(bad).is_err(), "{bad}");
         }
     }
 

@@ -320,7 +320,8 @@ impl Metrics {
         self.count("signalroom_disconnects_total", "reason", reason, 1);
     }
 
-    /// A resume, labelled with its result: `resumed`, or why not (`unknown`, `too_far_behind`).
+    /// A resume, labelled with its result: `resumed`, `carried` (to the instance holding the
+    /// session, which counts it `resumed`), or why not (`unknown`, `too_far_behind`).
     pub fn resumed(&self, result: &str) {
         self.count("signalroom_resumes_total", "result", result, 1);
     }

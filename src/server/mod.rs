@@ -83,9 +83,18 @@ pub async fn run(
     let (cluster, starter) = match &config.redis_url {
         Some(url) => {
             let node_timeout = Duration::from_secs(config.node_timeout);
-            let (cluster, starter) =
-                cluster::Cluster::connect(url, &config.redis_prefix, node_timeout, metrics.clone())
-                    .await?;
+            let instance_url = config.instance_url.clone().or_else(|| {
+                let specific = tls.is_none() && !addr.ip().is_unspecified();
+                specific.then(|| format!("http://{addr}"))
+            });
+            let (cluster, starter) = cluster::Cluster::connect(
+                url,
+                &config.redis_prefix,
+                node_timeout,
+                instance_url,
+                metrics.clone(),
+            )
+            .await?;
             (Some(cluster), Some(starter))
         }
         None => (None, None),

@@ -30,6 +30,9 @@ pub struct Resumes(Arc<Shared>);
 
 struct Shared {
     grace: Duration,
+    /// This instance's name in a cluster, which begins every token it issues (`NODE.RANDOM`),
+    /// so another instance knows where a token it does not hold was issued.
+    issuer: Option<String>,
     /// Events kept per peer.
     keep: usize,
     logs: RwLock<Maps>,
@@ -81,11 +84,13 @@ pub struct Claim {
 }
 
 impl Resumes {
-    /// `None` when resuming is off (`--resume-grace 0`).
-    pub fn new(grace: Duration, keep: usize) -> Option<Self> {
+    /// `None` when resuming is off (`--resume-grace 0`). `issuer` names this instance in a
+    /// cluster.
+    pub fn new(grace: Duration, keep: usize, issuer: Option<String>) -> Option<Self> {
         (!grace.is_zero()).then(|| {
             Self(Arc::new(Shared {
                 grace,
+                issuer,
                 keep: keep.max(1),
                 logs: RwLock::default(),
                 count: AtomicUsize::new(0),
@@ -100,7 +105,7 @@ impl Resumes {
     /// Makes `peer` (whose socket has the same id, presenting the join token `ban_key` of
     /// subject `sub`) resumable; returns its first token.
     pub fn enable(&self, peer: Sid, ban_key: Option<TokenId>, sub: Option<Arc<str>>) -> String {
-        let (token, hash) = new_token();
+        let (token, hash) = self.new_token();
         let log = Log {
             socket: Some(peer),
             attached: true,
@@ -208,7 +213,7 @@ impl Resumes {
             self.forget(peer);
             return Err((ResumeFailureCode::TooFarBehind, Some(peer)));
         }
-        let (token, hash) = new_token();
+        let (token, hash) = self.new_token();
         log.token = hash;
         maps.tokens.insert(hash, peer);
         maps.sockets.insert(socket, peer);
@@ -223,6 +228,19 @@ impl Resumes {
             token,
             previous,
         })
+    }
+
+    /// A new token (32 random bytes, base64url, after the issuer and a dot in a cluster) and
+    /// its SHA-256.
+    fn new_token(&self) -> (String, [u8; 32]) {
+        let bytes: [u8; 32] = rand::random();
+        let random = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let token = match &self.0.issuer {
+            Some(issuer) => format!("{issuer}.{random}"),
+            None => random,
+        };
+        let hash = Sha256::digest(token.as_bytes()).into();
+        (token, hash)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Maps> {
@@ -291,12 +309,9 @@ pub fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
     log.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A new token (32 random bytes, base64url) and its SHA-256.
-fn new_token() -> (String, [u8; 32]) {
-    let bytes: [u8; 32] = rand::random();
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = Sha256::digest(token.as_bytes()).into();
-    (token, hash)
+/// The instance that issued `token`, if it names one (base64url has no dot).
+pub fn issuer_of(token: &str) -> Option<&str> {
+    token.split_once('.').map(|(issuer, _)| issuer)
 }
 
 #[cfg(test)]
@@ -304,7 +319,7 @@ mod tests {
     use super::*;
 
     fn resumes(keep: usize) -> Resumes {
-        Resumes::new(Duration::from_secs(30), keep).unwrap()
+        Resumes::new(Duration::from_secs(30), keep, None).unwrap()
     }
 
     fn send(resumes: &Resumes, peer: Sid, text: &str) -> (Option<Sid>, String) {
@@ -316,7 +331,7 @@ mod tests {
 
     #[test]
     fn off_with_no_grace() {
-        assert!(Resumes::new(Duration::ZERO, 10).is_none());
+        assert!(Resumes::new(Duration::ZERO, 10, None).is_none());
     }
 
     #[test]
@@ -420,6 +435,23 @@ mod tests {
                 .map(|c| c.peer),
             Some(peer)
         );
+    }
+
+    #[test]
+    fn in_a_cluster_tokens_name_their_issuer() {
+        let resumes = Resumes::new(Duration::from_secs(30), 10, Some("00ab".into())).unwrap();
+        let peer = Sid::new();
+        let token = resumes.enable(peer, None, None);
+        assert_eq!(issuer_of(&token), Some("00ab"));
+        let claim = resumes.claim(&token, 0, Sid::new(), None).ok().unwrap();
+        assert_eq!(issuer_of(&claim.token), Some("00ab"));
+        // A single instance's tokens name none.
+        assert_eq!(issuer_of(&resumes_token(None)), None);
+    }
+
+    fn resumes_token(issuer: Option<String>) -> String {
+        let resumes = Resumes::new(Duration::from_secs(30), 10, issuer).unwrap();
+        resumes.enable(Sid::new(), None, None)
     }
 
     #[test]

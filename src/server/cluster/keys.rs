@@ -10,6 +10,7 @@
 //! | `seq` | string | the last sequence number: each membership change takes the next, and a member's join order is its join's number |
 //! | `epoch` | string | a random name of this Redis dataset; a new one means Redis lost its data |
 //! | `nodes` | sorted set | live instances, scored with the Redis time (ms) their heartbeat expires |
+//! | `urls` | hash | instance → the URL other instances reach it at (`--instance-url`), for clients resuming through them |
 //! | `rooms` | set | rooms with at least one member |
 //! | `members:ROOM` | sorted set | the room's members (socket ids), scored by join order |
 //! | `info:ROOM` | hash | socket id → `NODE\nNAME\nSUB\nSINCE`: the member's instance, display name, token subject (or empty) and join time (ms) |
@@ -53,12 +54,14 @@ const fn with_id(lua: &'static str, suffix: &'static str) -> Entry {
 
 const ROOM_CHANNEL: Entry = with_id("room_channel", "room:");
 const NODE_CHANNEL: Entry = with_id("node_channel", "node:");
+const URLS: Entry = fixed("urls", "urls");
 
 /// The whole layout; the table in the module's documentation says what each holds.
-const LAYOUT: [Entry; 13] = [
+const LAYOUT: [Entry; 14] = [
     fixed("seq", "seq"),
     fixed("epoch", "epoch"),
     fixed("nodes", "nodes"),
+    URLS,
     fixed("rooms", "rooms"),
     with_id("members", "members:"),
     with_id("info", "info:"),
@@ -88,6 +91,11 @@ impl Keys {
 
     pub fn room_channel(&self, room: &str) -> String {
         format!("{}{}{room}", self.prefix, ROOM_CHANNEL.suffix)
+    }
+
+    /// The hash of the instances' URLs.
+    pub fn urls(&self) -> String {
+        format!("{}{}", self.prefix, URLS.suffix)
     }
 
     pub fn node_channel(&self, node: NodeId) -> String {

@@ -145,6 +145,16 @@ impl Link {
         for script in self.scripts.all() {
             pipe.add_command(script.load());
         }
+        if let Some(url) = &self.shared.url {
+            let node = self.shared.node.to_string();
+            pipe.add_command(
+                redis::cmd("HSET")
+                    .arg(self.shared.keys.urls())
+                    .arg(node)
+                    .arg(url)
+                    .to_owned(),
+            );
+        }
         pipe.add_command(self.scripts.sync.call(args));
         self.shared.metrics.redis_round_trip();
         let replies = self.conn.send_packed_commands(&pipe, 0, pipe.len()).await;
@@ -375,6 +385,10 @@ impl Link {
             Op::Query { query, .. } => match query {
                 Query::Rooms => self.scripts.rooms.call(Vec::<String>::new()),
                 Query::Room(room) => self.scripts.room.call([room.as_str()]),
+                Query::Url(node) => redis::cmd("HGET")
+                    .arg(self.shared.keys.urls())
+                    .arg(node.to_string())
+                    .to_owned(),
             },
             Op::Lock { room, locked, .. } => self
                 .scripts
@@ -417,10 +431,11 @@ impl Link {
             Op::Unseat { .. } => Some(&self.scripts.leave),
             Op::Depart { .. } => Some(&self.scripts.depart),
             Op::Lock { .. } => Some(&self.scripts.lock),
-            Op::Query { query, .. } => Some(match query {
-                Query::Rooms => &self.scripts.rooms,
-                Query::Room(_) => &self.scripts.room,
-            }),
+            Op::Query { query, .. } => match query {
+                Query::Rooms => Some(&self.scripts.rooms),
+                Query::Room(_) => Some(&self.scripts.room),
+                Query::Url(_) => None,
+            },
             Op::Ban { .. } => Some(&self.scripts.ban),
             Op::Publish { .. } => None,
         }

@@ -195,6 +195,8 @@ pub struct Cluster(Arc<Shared>);
 
 pub(crate) struct Shared {
     node: NodeId,
+    /// Where the other instances reach this one (`--instance-url`), registered in Redis.
+    url: Option<String>,
     keys: Keys,
     node_timeout: Duration,
     /// To the link task. Unbounded because a seat's release must never be dropped; room events,
@@ -222,11 +224,13 @@ pub struct Starter {
 
 impl Cluster {
     /// Connects to Redis (within a few seconds, or fails saying why) and subscribes to this
-    /// instance's channel. Nothing is registered until [`Cluster::start`].
+    /// instance's channel. Nothing is registered until [`Cluster::start`]; `instance_url` is
+    /// where the other instances reach this one, if they can.
     pub async fn connect(
         url: &str,
         prefix: &str,
         node_timeout: Duration,
+        instance_url: Option<String>,
         metrics: Metrics,
     ) -> Result<(Self, Starter), StartError> {
         let info = url.into_connection_info().map_err(StartError::Url)?;
@@ -262,6 +266,7 @@ impl Cluster {
         let (ops_tx, ops) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             node: NodeId::random(),
+            url: instance_url,
             keys: Keys::new(prefix),
             node_timeout,
             ops: ops_tx,
@@ -418,6 +423,15 @@ impl Cluster {
     /// if it has none, `None` if Redis cannot be reached.
     pub async fn room(&self, room: &RoomName) -> Option<Option<RoomDetail>> {
         replies::room(&self.query(Query::Room(room.clone())).await?)
+    }
+
+    /// The URL instance `node` registered (`--instance-url`), if it is in the cluster and set
+    /// one; `None` too if Redis cannot be reached.
+    pub async fn url_of(&self, node: NodeId) -> Option<String> {
+        match self.query(Query::Url(node)).await? {
+            redis::Value::BulkString(url) => String::from_utf8(url).ok(),
+            _ => None,
+        }
     }
 
     async fn query(&self, query: Query) -> Option<redis::Value> {

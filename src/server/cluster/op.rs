@@ -68,4 +68,6 @@ pub(crate) enum Query {
     Rooms,
     /// One room's members with their profiles (`room.lua`).
     Room(RoomName),
+    /// The URL an instance registered (`urls`).
+    Url(super::NodeId),
 }

@@ -262,7 +262,7 @@ impl<A: Adapter> DisconnectHandler<A, Inline> for Connection<A> {
 
 /// Whether `reason` is the transport failing (a resumable peer may come back) rather than the
 /// client or the server ending the session, or a broken client.
-fn is_drop(reason: DisconnectReason) -> bool {
+pub(super) fn is_drop(reason: DisconnectReason) -> bool {
     matches!(
         reason,
         DisconnectReason::TransportClose
@@ -272,7 +272,7 @@ fn is_drop(reason: DisconnectReason) -> bool {
 }
 
 /// `reason` as the disconnects metric labels it.
-fn reason_name(reason: DisconnectReason) -> &'static str {
+pub(super) fn reason_name(reason: DisconnectReason) -> &'static str {
     match reason {
         DisconnectReason::TransportClose => "transport_close",
         DisconnectReason::MultipleHttpPollingError => "multiple_http_polling",

@@ -10,6 +10,7 @@
 //! - [`control`]: the same, and the room lists, for the server API.
 //! - [`hooks`]: the webhook events of members joining and leaving (with `--webhook-url`).
 //! - [`resuming`]: a connection that begins resumable, or resumes a dropped one.
+//! - [`tunnel`]: a resume whose session another instance holds, carried through to it.
 //!
 //! Rooms live in [`Hub`]: this instance's members in [`crate::server::rooms`], always, and the
 //! seats of the whole cluster in [`crate::server::cluster`] when there is one. The handlers go
@@ -33,6 +34,7 @@ mod members;
 mod moderation;
 mod resuming;
 mod session;
+mod tunnel;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -127,6 +129,7 @@ impl Hub {
         webhooks: Option<Webhooks>,
         metrics: Metrics,
     ) -> Self {
+        let issuer = cluster.as_ref().map(|c| c.node().to_string());
         Self {
             rooms: RoomRegistry::default(),
             cluster,
@@ -144,6 +147,7 @@ impl Hub {
             resumes: Resumes::new(
                 Duration::from_secs(config.resume_grace),
                 config.resume_buffer as usize,
+                issuer,
             ),
             settings: Arc::new(Settings {
                 event_rate: config.event_rate,
@@ -425,8 +429,24 @@ async fn open_session<A: Adapter>(
     }
     hub.metrics.connected();
     hub.activity.changed();
-    let asked = resuming::asked(auth.as_ref(), socket.req_parts().uri.query());
-    let (peer, start) = resuming::begin(&hub, &socket, &grant, asked);
+    let query = socket.req_parts().uri.query();
+    let asked = resuming::asked(auth.as_ref(), query);
+    // A session another instance holds is resumed there, and this socket carries it.
+    let refused = match &asked {
+        Some(ask) => {
+            let join_token = presented_token(auth.as_ref(), query);
+            match tunnel::resume_elsewhere(&hub, &socket, ask, join_token).await {
+                tunnel::Elsewhere::Carried => return Ok(()),
+                tunnel::Elsewhere::Refused(code) => Some(code),
+                tunnel::Elsewhere::No => None,
+            }
+        }
+        None => None,
+    };
+    let (peer, start) = match refused {
+        Some(code) => resuming::refused(&hub, &socket, &grant, code),
+        None => resuming::begin(&hub, &socket, &grant, asked),
+    };
     if let Some(start) = start {
         socket.extensions.insert(start);
     }
@@ -472,6 +492,9 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(hub): State<Hub>) {
     // events that waited.
     if let Some(connected) = socket.extensions.remove::<connection::Connected<A>>() {
         connected.fire();
+    }
+    if let Some(ready) = socket.extensions.remove::<tunnel::Ready>() {
+        ready.fire();
     }
 }
 

@@ -87,18 +87,31 @@ pub(super) fn begin<A: Adapter>(
                     (claim.peer, Some(Start::Resumed { claim, seq }))
                 }
                 Err((code, gone)) => {
-                    debug!(socket = %own, ?code, "resume refused");
-                    hub.metrics.resumed(&wire_name(&code));
                     // It missed too much: the peer will not come back, so it leaves now.
                     if let Some(peer) = gone {
                         depart(hub, &Sockets::of(socket), peer);
                     }
-                    let token = Some(fresh());
-                    (own, Some(Start::Failed { code, token }))
+                    refused(hub, socket, grant, code)
                 }
             }
         }
     }
+}
+
+/// A resume refused for `code`, here or by the instance that issued its token (see
+/// [`super::tunnel`]): a fresh session, resumable itself.
+pub(super) fn refused<A: Adapter>(
+    hub: &Hub,
+    socket: &SocketRef<A>,
+    grant: &Grant,
+    code: ResumeFailureCode,
+) -> (Sid, Option<Start>) {
+    debug!(socket = %socket.id, ?code, "resume refused");
+    hub.metrics.resumed(&wire_name(&code));
+    let token = hub
+        .resumes()
+        .map(|r| r.enable(socket.id, grant.token.clone(), grant.sub.clone()));
+    (socket.id, Some(Start::Failed { code, token }))
 }
 
 /// In the connect handler: tells `socket` how its session began. A resumed one gets `resumed`,

@@ -1,0 +1,443 @@
+//! Resuming on another instance of the cluster: the session is carried, not moved.
+//!
+//! A resume token names the instance that issued it (see [`crate::server::resume`]). A client
+//! that presents one here, where it was not issued, is resumed *at its issuer*: this instance
+//! opens a WebSocket to the issuer's `--instance-url` (registered in Redis) and resumes the
+//! session there over the ordinary Socket.IO protocol, as the client itself would have. If the
+//! issuer answers `resumed`, the client's socket here becomes a tunnel: its events go to the
+//! issuer as they came, and the issuer's events (`resumed`, the replay, then live events) come
+//! back byte for byte.
+//!
+//! Nothing about the session moves: its seats, rooms, numbered log, rate limit and grace period
+//! stay with the instance that holds them, whose code handles the tunnel as any socket. So the
+//! resume keeps every guarantee it has on one instance (each missed event once, in order), and
+//! a drop here is a drop there: the next resume may go through any instance again. What the
+//! tunnel adds is a hop for this one client's events, and its own ends:
+//!
+//! | here | at the issuer |
+//! |---|---|
+//! | the client disconnects | a Socket.IO disconnect: the peer leaves, the room hears `bye` |
+//! | the client's transport drops | the tunnel is dropped too: the peer is `away`, resumable |
+//! | this instance shuts down (`closing(shutdown)` to the client) | the same: a drop |
+//! | the client reads too slowly to take the issuer's events | `closing(slow_receiver)` here, a disconnect there |
+//! | the issuer disconnects the tunnel (after its `closing` notice, say) | the client is disconnected |
+//! | the tunnel breaks (the issuer died) | the client gets `closing(shutdown)` and may connect again |
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value as Json;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
+use socketioxide::socket::{DisconnectReason, Sid, Socket};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::{debug, info};
+
+use super::connection::{is_drop, reason_name, Inline};
+use super::delivery::{self, Sockets};
+use super::Hub;
+use crate::protocol::{
+    event, CloseCode, Refusal, RefusalCode, ResumeAsk, ResumeFailure, ResumeFailureCode,
+    ServerEvent,
+};
+use crate::server::cluster::NodeId;
+use crate::server::resume;
+
+/// How long opening a tunnel may take, the issuer's answer included: the client's connect waits
+/// for it. An issuer that does not answer in time is taken as unable to resume the session.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Tunnels being opened at once, at most; beyond, a resume is refused here as unknown. Each
+/// costs a connection to another instance, and a client presenting made-up tokens that name
+/// one must not make this instance open them without bound.
+static OPENING: Semaphore = Semaphore::const_new(64);
+/// The client's events waiting to go through the tunnel at most; beyond, the client is cut off
+/// as rate limited (the issuer limits its rate too, so only a flood gets here).
+const MAX_WAITING: usize = 1024;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A session resumed at its issuer, ready to carry a socket.
+struct Opened {
+    ws: Ws,
+    /// The issuer's `resumed` event (its encoded arguments array), the client's first event.
+    resumed: String,
+}
+
+/// Why a tunnel was not opened.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("the issuing instance refused the resume ({0:?})")]
+    Refused(ResumeFailureCode),
+    #[error("cannot reach the issuing instance: {0}")]
+    Unreachable(String),
+    #[error("the issuing instance did not answer in time")]
+    TimedOut,
+    #[error("too many tunnels are being opened")]
+    Busy,
+    #[error("unexpected answer from the issuing instance: {0}")]
+    Protocol(String),
+}
+
+/// What became of a resume whose session may be held by another instance.
+pub(super) enum Elsewhere {
+    /// The session was resumed at its issuer, and `socket` carries it.
+    Carried,
+    /// The issuer refused it: the client starts fresh here, told why.
+    Refused(ResumeFailureCode),
+    /// No other instance holds it, or none can be reached: it is resumed (or refused) here.
+    No,
+}
+
+/// If another instance of the cluster issued the resume token of `ask`, resumes the session
+/// there for a client presenting `join_token`, and makes `socket` carry it.
+pub(super) async fn resume_elsewhere<A: Adapter>(
+    hub: &Hub,
+    socket: &SocketRef<A>,
+    ask: &ResumeAsk,
+    join_token: Option<String>,
+) -> Elsewhere {
+    let ResumeAsk::Resume { token, .. } = ask else {
+        return Elsewhere::No;
+    };
+    let Some(url) = issuer_url(hub, token).await else {
+        return Elsewhere::No;
+    };
+    match open(&url, ask, join_token).await {
+        Ok(opened) => {
+            info!(socket = %socket.id, issuer = %url, "resuming through the instance that holds the session");
+            hub.metrics.resumed("carried");
+            carry(hub, socket, opened);
+            Elsewhere::Carried
+        }
+        Err(OpenError::Refused(code)) => Elsewhere::Refused(code),
+        Err(err) => {
+            info!(socket = %socket.id, issuer = %url, %err, "cannot resume through the instance that issued the token");
+            Elsewhere::No
+        }
+    }
+}
+
+/// Where the session of resume `token` lives, if another instance of the cluster issued it and
+/// registered its URL.
+async fn issuer_url(hub: &Hub, token: &str) -> Option<String> {
+    let cluster = hub.cluster()?;
+    let issuer: NodeId = resume::issuer_of(token)?.parse().ok()?;
+    if issuer == cluster.node() {
+        return None;
+    }
+    cluster.url_of(issuer).await
+}
+
+/// Resumes the session `ask` names at the instance at `url`, for a client presenting the join
+/// token `join_token`.
+async fn open(url: &str, ask: &ResumeAsk, join_token: Option<String>) -> Result<Opened, OpenError> {
+    let _permit = OPENING.try_acquire().map_err(|_| OpenError::Busy)?;
+    let mut auth = serde_json::json!({ "resume": ask.to_auth() });
+    if let Some(token) = join_token {
+        auth["token"] = Json::String(token);
+    }
+    tokio::time::timeout(OPEN_TIMEOUT, handshake(url, &auth))
+        .await
+        .map_err(|_| OpenError::TimedOut)?
+}
+
+/// Engine.IO open, Socket.IO connect with `auth`, then the issuer's first event.
+async fn handshake(url: &str, auth: &Json) -> Result<Opened, OpenError> {
+    let host = url.strip_prefix("http://").unwrap_or(url);
+    let ws_url = format!("ws://{host}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .map_err(|err| OpenError::Unreachable(err.to_string()))?;
+    let open = next_text(&mut ws).await?;
+    if !open.starts_with('0') {
+        return Err(OpenError::Protocol(open));
+    }
+    send(&mut ws, format!("40{auth}")).await?;
+    let connected = next_text(&mut ws).await?;
+    if !connected.starts_with("40") {
+        return Err(OpenError::Protocol(connected));
+    }
+    let first = next_text(&mut ws).await?;
+    let args = first
+        .strip_prefix("42")
+        .ok_or_else(|| OpenError::Protocol(first.clone()))?;
+    let items: Vec<Json> =
+        serde_json::from_str(args).map_err(|_| OpenError::Protocol(first.clone()))?;
+    match items.first().and_then(Json::as_str) {
+        Some(event::RESUMED) => Ok(Opened {
+            ws,
+            resumed: args.to_owned(),
+        }),
+        Some(event::RESUME_FAILED) => {
+            // The issuer started a fresh session for the tunnel: end it at once.
+            let _ = send(&mut ws, "41".to_owned()).await;
+            let failure = items.get(1).cloned().unwrap_or_default();
+            let code = serde_json::from_value::<ResumeFailure>(failure)
+                .map_or(ResumeFailureCode::Unknown, |f| f.code);
+            Err(OpenError::Refused(code))
+        }
+        _ => Err(OpenError::Protocol(first)),
+    }
+}
+
+/// The next text frame, answering pings on the way.
+async fn next_text(ws: &mut Ws) -> Result<String, OpenError> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                send(ws, "3".to_owned()).await?;
+            }
+            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(other)) => return Err(OpenError::Protocol(format!("{other:?}"))),
+            Some(Err(err)) => return Err(OpenError::Unreachable(err.to_string())),
+            None => return Err(OpenError::Unreachable("closed".into())),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, text: String) -> Result<(), OpenError> {
+    ws.send(Message::text(text))
+        .await
+        .map_err(|err| OpenError::Unreachable(err.to_string()))
+}
+
+/// Makes `socket` the client's end of `opened`: its events go through from now on, and the
+/// issuer's once the socket is connected (see [`Ready`]).
+fn carry<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, opened: Opened) {
+    let (up, waiting) = mpsc::channel(MAX_WAITING);
+    let (ended, end) = oneshot::channel();
+    let (ready, connected) = oneshot::channel();
+    let handler = ClientEnd(Arc::new(Shared {
+        hub: hub.clone(),
+        up,
+        ended: Mutex::new(Some(ended)),
+    }));
+    socket
+        .extensions
+        .insert(Ready(Arc::new(Mutex::new(Some(ready)))));
+    socket.on_fallback(handler.clone());
+    socket.on_disconnect(handler);
+    let carrier = Carrier {
+        hub: hub.clone(),
+        sockets: Sockets::of(socket),
+        sid: socket.id,
+        ws: opened.ws,
+    };
+    tokio::spawn(carrier.run(opened.resumed, waiting, end, connected));
+}
+
+/// Fired by the connect handler once the socket is connected: until then nothing can be sent
+/// to it (see [`super::connection::Connected`]).
+#[derive(Clone)]
+pub(super) struct Ready(Arc<Mutex<Option<oneshot::Sender<()>>>>);
+
+impl Ready {
+    pub(super) fn fire(&self) {
+        if let Some(ready) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = ready.send(());
+        }
+    }
+}
+
+/// The socket's handlers: a cheap-to-clone handle, kept by socketioxide as both.
+struct ClientEnd(Arc<Shared>);
+
+impl Clone for ClientEnd {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+struct Shared {
+    hub: Hub,
+    /// The client's events, in order, for the carrier.
+    up: mpsc::Sender<String>,
+    /// Tells the carrier how the client's connection ended: `true` for a disconnect, `false`
+    /// for a drop.
+    ended: Mutex<Option<oneshot::Sender<bool>>>,
+}
+
+impl Drop for Shared {
+    /// A socket whose Socket.IO connect failed is dropped without a disconnect: its connection
+    /// slot is freed here, and the carrier, finding no end sent, drops the tunnel (a drop at the
+    /// issuer).
+    fn drop(&mut self) {
+        let ended = self.ended.get_mut().unwrap_or_else(|p| p.into_inner());
+        if ended.take().is_some() {
+            self.hub.connection_closed();
+        }
+    }
+}
+
+impl<A: Adapter> MessageHandler<A, Inline> for ClientEnd {
+    fn call(&self, socket: Arc<Socket<A>>, value: Value, _ack_id: Option<i64>) {
+        let hub = &self.0.hub;
+        match value {
+            Value::Str(raw, None) => match self.0.up.try_send(raw.as_str().to_owned()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    delivery::evict(hub, SocketRef::from(socket), CloseCode::RateLimited);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            },
+            // As on the issuer: binary payloads are refused, here, where they arrive.
+            Value::Str(_, Some(_)) | Value::Bytes(_) => {
+                let refused =
+                    ServerEvent::Refused(Refusal::new("", RefusalCode::BinaryUnsupported));
+                let _ = socket.emit(refused.name(), &refused);
+            }
+        }
+    }
+}
+
+impl<A: Adapter> DisconnectHandler<A, Inline> for ClientEnd {
+    fn call_with_defer(
+        &self,
+        socket: Arc<Socket<A>>,
+        reason: DisconnectReason,
+        defer: fn(Arc<Socket<A>>),
+    ) {
+        let ended = self
+            .0
+            .ended
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(ended) = ended {
+            debug!(id = %socket.id, ?reason, "tunnelled client disconnected");
+            // Disconnected by this instance's shutdown, the client may resume elsewhere: to
+            // the issuer it is a drop.
+            let _ = ended.send(!is_drop(reason) && !self.0.hub.stopping());
+            self.0.hub.connection_closed();
+            self.0.hub.metrics.disconnected(reason_name(reason));
+        }
+        defer(socket);
+    }
+}
+
+/// The task that carries one session between its client here and its issuer.
+struct Carrier<A: Adapter> {
+    hub: Hub,
+    sockets: Sockets<A>,
+    sid: Sid,
+    ws: Ws,
+}
+
+/// How the carrier's loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The client disconnected (`true`) or its transport dropped (`false`).
+    Client(bool),
+    /// The issuer ended the session: the client is disconnected.
+    Issuer,
+    /// The tunnel broke.
+    Lost,
+    /// The client could not take the issuer's events in time.
+    Slow,
+}
+
+impl<A: Adapter> Carrier<A> {
+    async fn run(
+        mut self,
+        resumed: String,
+        mut waiting: mpsc::Receiver<String>,
+        mut end: oneshot::Receiver<bool>,
+        connected: oneshot::Receiver<()>,
+    ) {
+        let ending = tokio::select! {
+            connected = connected => match connected {
+                Ok(()) if self.to_client(resumed) => self.relay(&mut waiting, &mut end).await,
+                Ok(()) => Ending::Slow,
+                // The connect failed: the socket is gone without a disconnect.
+                Err(_) => Ending::Client(false),
+            },
+            clean = &mut end => Ending::Client(clean.unwrap_or(false)),
+        };
+        self.finish(ending).await;
+    }
+
+    /// Carries events both ways until one end stops.
+    async fn relay(
+        &mut self,
+        waiting: &mut mpsc::Receiver<String>,
+        end: &mut oneshot::Receiver<bool>,
+    ) -> Ending {
+        loop {
+            // In this order: the client's last events go through before its end does.
+            tokio::select! {
+                biased;
+                frame = self.ws.next() => match frame {
+                    Some(Ok(Message::Text(text))) => match text.as_str() {
+                        "2" => {
+                            if self.ws.send(Message::text("3")).await.is_err() {
+                                return Ending::Lost;
+                            }
+                        }
+                        "41" | "1" => return Ending::Issuer,
+                        text => {
+                            if let Some(args) = text.strip_prefix("42") {
+                                if !self.to_client(args.to_owned()) {
+                                    return Ending::Slow;
+                                }
+                            }
+                        }
+                    },
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Ending::Lost,
+                    Some(Ok(_)) => {}
+                },
+                event = waiting.recv() => {
+                    let Some(event) = event else {
+                        // The handlers are gone: the end says how.
+                        return Ending::Client((&mut *end).await.unwrap_or(false));
+                    };
+                    if self.ws.send(Message::text(format!("42{event}"))).await.is_err() {
+                        return Ending::Lost;
+                    }
+                }
+                clean = &mut *end => return Ending::Client(clean.unwrap_or(false)),
+            }
+        }
+    }
+
+    /// Sends an event the issuer sent (its encoded arguments array) to the client; false if
+    /// the client's buffer is full.
+    fn to_client(&self, event: String) -> bool {
+        match self.hub.adapter() {
+            Some(adapter) => adapter.send_text(self.sid, event),
+            None => true,
+        }
+    }
+
+    async fn finish(mut self, ending: Ending) {
+        let socket = self.sockets.get(self.sid);
+        match ending {
+            Ending::Client(true) | Ending::Slow => {
+                // The issuer ends the session at once: its rooms hear `bye`.
+                let _ = self.ws.send(Message::text("41")).await;
+                let _ = self.ws.close(None).await;
+            }
+            // Dropping the tunnel is a drop at the issuer: the peer is away, resumable.
+            Ending::Client(false) => {}
+            Ending::Issuer => {
+                if let Some(socket) = socket.clone() {
+                    let _ = socket.disconnect();
+                }
+            }
+            Ending::Lost => {
+                info!(id = %self.sid, "the instance holding a tunnelled session is gone");
+                if let Some(socket) = socket.clone() {
+                    delivery::close(socket, CloseCode::Shutdown).await;
+                }
+            }
+        }
+        if let (Ending::Slow, Some(socket)) = (ending, socket) {
+            delivery::evict(&self.hub, socket, CloseCode::SlowReceiver);
+        }
+    }
+}
