@@ -203,6 +203,11 @@ async fn members_on_different_instances_share_one_room() {
         (json!(3), json!(2))
     );
     assert_ne!(health_a["cluster"]["node"], health_b["cluster"]["node"]);
+    // Bound to 127.0.0.1, each can be reached at its own address (--instance-url's default).
+    assert_eq!(
+        health_a["cluster"]["url"],
+        json!(format!("http://{}", a.addr))
+    );
 }
 
 #[tokio::test]

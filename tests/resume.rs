@@ -374,15 +374,40 @@ async fn the_dashboard_shows_an_away_member_as_away() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_join_tokens_only_the_same_subject_resumes() {
-    use common::tokens::{jwt, SECRET};
-    let server = start_server_with(Config {
-        auth_secret: Some(SECRET.into()),
+    let server = start_server_with(with_join_tokens(None)).await;
+    only_the_same_subject_resumes(&server, &server).await;
+}
+
+/// The same through another instance: the join token is presented to the instance holding the
+/// session, which checks its subject as for a resume of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_with_join_tokens_only_the_same_subject_resumes_through_another_instance() {
+    let redis = RedisServer::start();
+    let config = || with_join_tokens(Some(redis.url()));
+    let (a, b) = (
+        start_server_with(config()).await,
+        start_server_with(config()).await,
+    );
+    only_the_same_subject_resumes(&a, &b).await;
+}
+
+/// Resumable, requiring join tokens; in a cluster on `redis_url` if given.
+fn with_join_tokens(redis_url: Option<String>) -> Config {
+    Config {
+        auth_secret: Some(common::tokens::SECRET.into()),
+        redis_url,
         ..server_config(30, 100)
-    })
-    .await;
+    }
+}
+
+/// Ada (with a join token for `u-ada`) begins a session on `begin` and drops; on `resume_at`
+/// Eve, holding Ada's resume token but her own join token, is refused as unknown, and Ada
+/// resumes.
+async fn only_the_same_subject_resumes(begin: &TestServer, resume_at: &TestServer) {
+    use common::tokens::jwt;
     let as_user = |sub: &str| jwt(json!({"sub": sub}));
     let auth = json!({"token": as_user("u-ada"), "resume": true});
-    let mut client = RawClient::connect_with_auth(server.addr, &auth).await;
+    let mut client = RawClient::connect_with_auth(begin.addr, &auth).await;
     let grant = client.expect("resumable").await;
     let ada = Resumable {
         id: client.id.clone(),
@@ -394,14 +419,10 @@ async fn with_join_tokens_only_the_same_subject_resumes() {
     let resume = json!({"token": ada.token, "seq": 0});
     // Someone else who got hold of her resume token: refused, as if it were unknown.
     let stolen = json!({"token": as_user("u-eve"), "resume": resume});
-    let mut eve = RawClient::connect_with_auth(server.addr, &stolen).await;
-    assert_eq!(
-        eve.expect("resume_failed").await[0]["code"],
-        json!("unknown")
-    );
+    refused_as_unknown(resume_at, &stolen).await;
     // The token still works for her.
     let own = json!({"token": as_user("u-ada"), "resume": resume});
-    let mut back = RawClient::connect_with_auth(server.addr, &own).await;
+    let mut back = RawClient::connect_with_auth(resume_at.addr, &own).await;
     assert_eq!(back.expect("resumed").await[0]["id"], json!(ada.id));
 }
 

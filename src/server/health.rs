@@ -30,12 +30,16 @@ pub struct ClusterHealth {
     node: String,
     /// `up` when Redis answers and this instance is registered with it, else `down`.
     redis: &'static str,
+    /// Where the other instances reach this one (`--instance-url`), or null: then its
+    /// sessions resume only on it.
+    url: Option<String>,
 }
 
 pub async fn healthz(State(hub): State<Hub>) -> Json<Health> {
     let cluster = hub.cluster().map(|cluster| ClusterHealth {
         node: cluster.node().to_string(),
         redis: if cluster.is_up() { "up" } else { "down" },
+        url: cluster.url().map(str::to_owned),
     });
     let degraded = cluster.as_ref().is_some_and(|c| c.redis == "down");
     Json(Health {

@@ -308,6 +308,11 @@ impl Cluster {
         self.0.node
     }
 
+    /// Where the other instances reach this one, if they can (`--instance-url`).
+    pub fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+
     /// Whether Redis answers and this instance is registered with it.
     pub fn is_up(&self) -> bool {
         self.0.up.load(Ordering::SeqCst)
