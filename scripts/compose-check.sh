@@ -2,8 +2,9 @@
 # Brings deploy/compose.yaml up with podman-compose (Redis, two signalroom instances, HAProxy)
 # and checks it through the load balancer: the page answers, both instances registered in Redis,
 # WebSocket clients spread over both share a room, a polling client that keeps HAProxy's
-# cookie keeps its session, and a resumable client that keeps it resumes on its own instance;
-# then it stops one instance, and clients whose cookie names it must get in through the other.
+# cookie keeps its session, a resumable client that keeps it resumes on its own instance, and
+# one sent to the other instance is carried back to its own (SIGNALROOM_INSTANCE_URL); then it
+# stops one instance, and clients whose cookie names it must get in through the other.
 # Takes the signalroom image scripts/container.sh built. Skips (exit 0) when podman-compose is
 # not installed (`apt-get install podman-compose`).
 #
@@ -97,9 +98,18 @@ for instance in a b; do
   [ "$joins" -gt 0 ] || fail "no client reached instance $instance"
   note "instance $instance took $joins joins"
 done
+# The resumes sent to the other instance were carried, not started afresh: proxy.test.mjs sends
+# the client that began on a to b, a and b again, so two of its three resumes land on b.
+carried=0
+for instance in a b; do
+  n=$(podman logs "${project}_signalroom-${instance}_1" 2>&1 | grep -c 'resuming through the instance that holds the session' || true)
+  carried=$((carried + n))
+done
+[ "$carried" -ge 2 ] || fail "$carried resumes carried to the instance holding the session, not 2"
+note "$carried resumes carried to the instance holding the session"
 # An instance stops (a restart, a crash): clients whose cookie names it get in through the other.
 note "stopping instance a"
 podman stop -t 10 "${project}_signalroom-a_1" >/dev/null
 (cd end2end && SIGNALROOM_PROXY_URL=$url SIGNALROOM_PROXY_GONE=a node --test deploy/failover.test.mjs) \
   || fail "a client whose cookie names the stopped instance"
-note "ok: page, two instances in Redis, one room across both, sticky polling and resumes, failover"
+note "ok: page, two instances in Redis, one room across both, sticky polling and resumes, carried resumes, failover"

@@ -123,8 +123,8 @@ test('a resumable client that keeps the proxy\'s cookie resumes on its own insta
 });
 
 test('a resumable client sent to the other instance resumes through it, missing nothing', { skip }, async () => {
-  // The cookie picks the instance: Alice starts on a, and each reconnection goes to the other
-  // one, as when a browser lost its cookie or the balancer moved it.
+  // The cookie picks the instance: Alice starts on a, and reconnects on b (as when a browser
+  // lost its cookie or the balancer moved it), then on a, then on b again.
   const [a, b] = ['SIGNALROOM_SERVER=a', 'SIGNALROOM_SERVER=b'];
   await resumesThroughDrops({ cookie: a }, [b, a, b]);
 });

@@ -34,17 +34,14 @@ use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
 use socketioxide::socket::{DisconnectReason, Sid, Socket};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info};
 
 use super::connection::{is_drop, reason_name, Inline};
 use super::delivery::{self, Sockets};
 use super::Hub;
-use crate::protocol::{
-    event, CloseCode, Refusal, RefusalCode, ResumeAsk, ResumeFailure, ResumeFailureCode,
-    ServerEvent,
-};
+use crate::protocol::{event, CloseCode, ResumeAsk, ResumeFailure, ResumeFailureCode};
 use crate::server::cluster::NodeId;
 use crate::server::resume;
 
@@ -254,10 +251,33 @@ impl Clone for ClientEnd {
     }
 }
 
+/// One of the client's events, for the issuer: its encoded array, and a binary event's
+/// attachments.
+enum Up {
+    Event(String),
+    Binary(String, Vec<Bytes>),
+}
+
+impl Up {
+    /// The WebSocket messages that carry it: an EVENT packet, or a BINARY_EVENT packet and its
+    /// attachments.
+    fn messages(self) -> Vec<Message> {
+        match self {
+            Self::Event(args) => vec![Message::text(format!("42{args}"))],
+            Self::Binary(args, attachments) => {
+                let head = Message::text(format!("45{}-{args}", attachments.len()));
+                std::iter::once(head)
+                    .chain(attachments.into_iter().map(Message::binary))
+                    .collect()
+            }
+        }
+    }
+}
+
 struct Shared {
     hub: Hub,
     /// The client's events, in order, for the carrier.
-    up: mpsc::Sender<String>,
+    up: mpsc::Sender<Up>,
     /// Tells the carrier how the client's connection ended: `true` for a disconnect, `false`
     /// for a drop.
     ended: Mutex<Option<oneshot::Sender<bool>>>,
@@ -278,19 +298,19 @@ impl Drop for Shared {
 impl<A: Adapter> MessageHandler<A, Inline> for ClientEnd {
     fn call(&self, socket: Arc<Socket<A>>, value: Value, _ack_id: Option<i64>) {
         let hub = &self.0.hub;
-        match value {
-            Value::Str(raw, None) => match self.0.up.try_send(raw.as_str().to_owned()) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    delivery::evict(hub, SocketRef::from(socket), CloseCode::RateLimited);
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            },
-            // As on the issuer: binary payloads are refused, here, where they arrive.
-            Value::Str(_, Some(_)) | Value::Bytes(_) => {
-                let refused =
-                    ServerEvent::Refused(Refusal::new("", RefusalCode::BinaryUnsupported));
-                let _ = socket.emit(refused.name(), &refused);
+        // Binary events go through too: the issuer refuses them, numbered like its other events.
+        let event = match value {
+            Value::Str(raw, None) => Up::Event(raw.as_str().to_owned()),
+            Value::Str(raw, Some(attachments)) => {
+                Up::Binary(raw.as_str().to_owned(), attachments.into())
+            }
+            // A bare binary packet (not an event) is not forwarded: the issuer would see nothing.
+            Value::Bytes(_) => return,
+        };
+        match self.0.up.try_send(event) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                delivery::evict(hub, SocketRef::from(socket), CloseCode::RateLimited);
             }
         }
     }
@@ -346,7 +366,7 @@ impl<A: Adapter> Carrier<A> {
     async fn run(
         mut self,
         resumed: String,
-        mut waiting: mpsc::Receiver<String>,
+        mut waiting: mpsc::Receiver<Up>,
         mut end: oneshot::Receiver<bool>,
         connected: oneshot::Receiver<()>,
     ) {
@@ -365,7 +385,7 @@ impl<A: Adapter> Carrier<A> {
     /// Carries events both ways until one end stops.
     async fn relay(
         &mut self,
-        waiting: &mut mpsc::Receiver<String>,
+        waiting: &mut mpsc::Receiver<Up>,
         end: &mut oneshot::Receiver<bool>,
     ) -> Ending {
         loop {
@@ -396,8 +416,10 @@ impl<A: Adapter> Carrier<A> {
                         // The handlers are gone: the end says how.
                         return Ending::Client((&mut *end).await.unwrap_or(false));
                     };
-                    if self.ws.send(Message::text(format!("42{event}"))).await.is_err() {
-                        return Ending::Lost;
+                    for message in event.messages() {
+                        if self.ws.send(message).await.is_err() {
+                            return Ending::Lost;
+                        }
                     }
                 }
                 clean = &mut *end => return Ending::Client(clean.unwrap_or(false)),
