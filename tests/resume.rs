@@ -743,22 +743,20 @@ async fn in_a_cluster_a_carried_client_that_stops_reading_is_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_cluster_a_carried_clients_binary_event_is_refused_by_its_instance() {
     let config = || server_config(30, 1000);
-    let Pair {
-        _redis,
-        a: _a,
-        b: _b,
-        mut ada,
-        mut bob,
-    } = carried_by_b(config(), config()).await;
+    let mut pair = carried_by_b(config(), config()).await;
+    let ada = &mut pair.ada;
     ada.client
         .send(r#"451-["message","r",{"_placeholder":true,"num":0}]"#)
         .await;
     ada.client.send_binary(vec![1, 2, 3]).await;
     let refused = ada.expect("refused").await;
     assert_eq!(refused[0]["code"], json!("binary_unsupported"));
-    ada.client.emit("message", &[json!("r"), json!("text")]).await;
+    ada.client
+        .emit("message", &[json!("r"), json!("text")])
+        .await;
     assert_eq!(ada.expect("message").await[2], json!("text"));
-    assert_eq!(plain_messages(&mut bob, 1).await.0, vec![json!("text")]);
+    let heard = plain_messages(&mut pair.bob, 1).await;
+    assert_eq!(heard.0, vec![json!("text")]);
 }
 
 /// When B, which carries a session, shuts down, the session lives on at A: the client is told
