@@ -1,6 +1,7 @@
 //! `--metrics-addr`: after a scripted session, the scrape (read with a Prometheus text-format
 //! parser) counts exactly what happened; the metrics are not on the public port; a cluster
-//! instance reports Redis going away and coming back; resumes are counted by result.
+//! instance reports Redis going away and coming back; resumes are counted by result, carried
+//! ones included, and a carried connection that reaches the wrong instance is refused.
 
 mod common;
 
@@ -306,4 +307,54 @@ async fn resumes_are_counted_by_result() {
         scrape.value(r#"signalroom_resumes_total{result="too_far_behind"}"#),
         0.0
     );
+}
+
+/// In a cluster: a resume carried through B to A counts `carried` on B; one whose issuer's
+/// `--instance-url` leads back to B itself is refused there (`not_holder`) rather than carried
+/// on from B to B, and the client is told `unknown` once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carried_resumes_are_counted_and_a_wrong_instance_url_is_refused() {
+    use common::raw::RawClient;
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let (_b, b, metrics) = metered_binary(&["--redis-url", &url]);
+    let instance = |extra: &[&str]| {
+        let mut args = vec![
+            "--addr",
+            "127.0.0.1:0",
+            "--log-file",
+            "",
+            "--redis-url",
+            &url,
+        ];
+        args.extend_from_slice(extra);
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        spawn_binary_listening(&args, &[])
+    };
+    let (_a, a) = instance(&[]);
+    let wrong = format!("http://{b}");
+    let (_misled, misled) = instance(&["--instance-url", &wrong]);
+
+    for (holder, answer) in [
+        (a["signalroom"], "resumed"),
+        (misled["signalroom"], "resume_failed"),
+    ] {
+        let mut ada = RawClient::connect_with_auth(holder, &json!({"resume": true})).await;
+        let token = ada.expect("resumable").await[0]["token"].clone();
+        ada.kill();
+        let resume = json!({"resume": {"token": token, "seq": 0}});
+        let mut back = RawClient::connect_with_auth(b, &resume).await;
+        back.expect(answer).await;
+    }
+    let scrape = Metrics::scrape(metrics).await;
+    for (key, count) in [
+        (r#"signalroom_resumes_total{result="carried"}"#, 1.0),
+        (r#"signalroom_resumes_total{result="unknown"}"#, 1.0),
+        (
+            r#"signalroom_connections_refused_total{reason="not_holder"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(scrape.value(key), count, "{key}");
+    }
 }

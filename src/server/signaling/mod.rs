@@ -119,6 +119,9 @@ pub enum ConnectRefused {
     Full,
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// A connection carried from another instance reached one that does not hold its session.
+    #[error("this instance does not hold that session")]
+    NotHolder,
 }
 
 impl Hub {
@@ -419,6 +422,10 @@ async fn open_session<A: Adapter>(
         hub.connection_refused(&socket.id, &err.to_string());
         err
     })?;
+    let carried = tunnel::arriving(&hub, auth.as_ref()).inspect_err(|err| {
+        info!(id = %socket.id, %err, "connection refused: carried to the wrong instance");
+        hub.metrics.connection_refused("not_holder");
+    })?;
     let limit = hub.settings.max_connections;
     if hub.connections.fetch_add(1, Ordering::SeqCst) >= limit {
         hub.connection_closed();
@@ -431,9 +438,10 @@ async fn open_session<A: Adapter>(
     hub.activity.changed();
     let query = socket.req_parts().uri.query();
     let asked = resuming::asked(auth.as_ref(), query);
-    // A session another instance holds is resumed there, and this socket carries it.
+    // A session another instance holds is resumed there, and this socket carries it (unless
+    // this socket is itself carried from another instance).
     let refused = match &asked {
-        Some(ask) => {
+        Some(ask) if !carried => {
             let join_token = presented_token(auth.as_ref(), query);
             match tunnel::resume_elsewhere(&hub, &socket, ask, join_token).await {
                 tunnel::Elsewhere::Carried => return Ok(()),
@@ -441,7 +449,7 @@ async fn open_session<A: Adapter>(
                 tunnel::Elsewhere::No => None,
             }
         }
-        None => None,
+        _ => None,
     };
     let (peer, start) = match refused {
         Some(code) => resuming::refused(&hub, &socket, &grant, code),

@@ -6,7 +6,8 @@
 //! session there over the ordinary Socket.IO protocol, as the client itself would have. If the
 //! issuer answers `resumed`, the client's socket here becomes a tunnel: its events go to the
 //! issuer as they came, and the issuer's events (`resumed`, the replay, then live events) come
-//! back byte for byte.
+//! back byte for byte. The handshake names the instance it means to reach ([`arriving`]), so a
+//! URL that leads elsewhere is refused there, and nothing carried in is carried further.
 //!
 //! Nothing about the session moves: its seats, rooms, numbered log, rate limit and grace period
 //! stay with the instance that holds them, whose code handles the tunnel as any socket. So the
@@ -40,7 +41,7 @@ use tracing::{debug, info};
 
 use super::connection::{is_drop, reason_name, Inline};
 use super::delivery::{self, Sockets};
-use super::Hub;
+use super::{ConnectRefused, Hub};
 use crate::protocol::{event, CloseCode, ResumeAsk, ResumeFailure, ResumeFailureCode};
 use crate::server::cluster::NodeId;
 use crate::server::resume;
@@ -101,10 +102,10 @@ pub(super) async fn resume_elsewhere<A: Adapter>(
     let ResumeAsk::Resume { token, .. } = ask else {
         return Elsewhere::No;
     };
-    let Some(url) = issuer_url(hub, token).await else {
+    let Some((holder, url)) = issuer(hub, token).await else {
         return Elsewhere::No;
     };
-    match open(&url, ask, join_token).await {
+    match open((holder, &url), ask, join_token).await {
         Ok(opened) => {
             info!(socket = %socket.id, issuer = %url, "resuming through the instance that holds the session");
             hub.metrics.resumed("carried");
@@ -119,22 +120,44 @@ pub(super) async fn resume_elsewhere<A: Adapter>(
     }
 }
 
-/// Where the session of resume `token` lives, if another instance of the cluster issued it and
-/// registered its URL.
-async fn issuer_url(hub: &Hub, token: &str) -> Option<String> {
+/// The handshake field in which a carrier names the instance it means to reach, so that a URL
+/// leading elsewhere (a misconfigured `--instance-url`) is refused rather than carried on.
+const HOLDER: &str = "holder";
+
+/// For a connection presenting handshake `auth`: whether another instance carries it here
+/// (its `holder` names this instance; it must not be carried further), or why it is refused
+/// (its `holder` names another).
+pub(super) fn arriving(hub: &Hub, auth: Option<&Json>) -> Result<bool, ConnectRefused> {
+    let Some(holder) = auth.and_then(|a| a.get(HOLDER)) else {
+        return Ok(false);
+    };
+    let here = hub.cluster().map(|c| c.node().to_string());
+    match (holder.as_str(), here) {
+        (Some(holder), Some(here)) if holder == here => Ok(true),
+        _ => Err(ConnectRefused::NotHolder),
+    }
+}
+
+/// The instance that issued resume `token` and the URL it registered, if it is another
+/// instance of the cluster.
+async fn issuer(hub: &Hub, token: &str) -> Option<(NodeId, String)> {
     let cluster = hub.cluster()?;
     let issuer: NodeId = resume::issuer_of(token)?.parse().ok()?;
     if issuer == cluster.node() {
         return None;
     }
-    cluster.url_of(issuer).await
+    Some((issuer, cluster.url_of(issuer).await?))
 }
 
-/// Resumes the session `ask` names at the instance at `url`, for a client presenting the join
-/// token `join_token`.
-async fn open(url: &str, ask: &ResumeAsk, join_token: Option<String>) -> Result<Opened, OpenError> {
+/// Resumes the session `ask` names at instance `holder`, at `url`, for a client presenting the
+/// join token `join_token`.
+async fn open(
+    (holder, url): (NodeId, &str),
+    ask: &ResumeAsk,
+    join_token: Option<String>,
+) -> Result<Opened, OpenError> {
     let _permit = OPENING.try_acquire().map_err(|_| OpenError::Busy)?;
-    let mut auth = serde_json::json!({ "resume": ask.to_auth() });
+    let mut auth = serde_json::json!({ "resume": ask.to_auth(), HOLDER: holder.to_string() });
     if let Some(token) = join_token {
         auth["token"] = Json::String(token);
     }
