@@ -836,5 +836,12 @@ async fn in_a_cluster_a_resume_through_the_other_instance_loses_nothing_sent_mea
         messages,
         (0..MESSAGES).map(|i| json!(i)).collect::<Vec<_>>()
     );
-    assert_eq!(others.len(), 2, "away and back: {others:?}");
+    // `back`, after `away` unless the resume came before A noticed the drop (then the old
+    // connection is closed quietly, and the room never hears she was away).
+    let back = format!("back[String(\"r\"), String(\"{}\")]", ada.id);
+    let away = back.replacen("back", "away", 1);
+    assert!(
+        others == [back.clone()] || others == [away, back],
+        "{others:?}"
+    );
 }
