@@ -8,11 +8,12 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::raw::{Frame, RawClient};
 use common::redis_server::RedisServer;
-use common::{start_server_with, TestServer};
+use common::{spawn_binary_with_env, start_server_with, TestServer};
 use serde_json::{json, Value};
 use signalroom::protocol::take_seq;
 use signalroom::server::Config;
@@ -30,7 +31,12 @@ struct Resumable {
 
 impl Resumable {
     async fn connect(server: &TestServer) -> Self {
-        let mut client = RawClient::connect_with_auth(server.addr, &json!({"resume": true})).await;
+        let client = RawClient::connect_with_auth(server.addr, &json!({"resume": true})).await;
+        Self::begin(client).await
+    }
+
+    /// `client` asked to be resumable: its session's first answer.
+    async fn begin(mut client: RawClient) -> Self {
         let grant = client.expect("resumable").await;
         assert_eq!(grant[0]["id"], json!(client.id));
         Self {
@@ -87,8 +93,12 @@ struct Dropped {
 impl Dropped {
     /// Connects again presenting its token and position; the server's first answer.
     async fn reconnect(&self, server: &TestServer) -> (RawClient, String, Vec<Value>) {
+        self.reconnect_to(server.addr).await
+    }
+
+    async fn reconnect_to(&self, addr: SocketAddr) -> (RawClient, String, Vec<Value>) {
         let auth = json!({"resume": {"token": self.token, "seq": self.seq}});
-        let mut client = RawClient::connect_with_auth(server.addr, &auth).await;
+        let mut client = RawClient::connect_with_auth(addr, &auth).await;
         let Frame::Event(name, args) = client.next().await else {
             panic!("no answer to the resume");
         };
@@ -97,7 +107,11 @@ impl Dropped {
 
     /// Resumes, which must work: `resumed` with the same id, its rooms and a new token.
     async fn resume(self, server: &TestServer, rooms: &[&str]) -> Resumable {
-        let (client, name, args) = self.reconnect(server).await;
+        self.resume_at(server.addr, rooms).await
+    }
+
+    async fn resume_at(self, addr: SocketAddr, rooms: &[&str]) -> Resumable {
+        let (client, name, args) = self.reconnect_to(addr).await;
         assert_eq!(name, "resumed", "{args:?}");
         assert_eq!(args[0]["id"], json!(self.id));
         assert_eq!(args[0]["rooms"], json!(rooms));
@@ -844,4 +858,54 @@ async fn in_a_cluster_a_resume_through_the_other_instance_loses_nothing_sent_mea
         others == [back.clone()] || others == [away, back],
         "{others:?}"
     );
+}
+
+/// An instance that serves HTTPS itself is reached over TLS by the instance carrying a resume to
+/// it, trusting what the system trusts (`SSL_CERT_FILE` names the test's own authority here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_resume_is_carried_to_an_instance_serving_https() {
+    use common::certs::{temp_dir, TestCa};
+    use std::ffi::OsStr;
+    use std::path::Path;
+    let redis = RedisServer::start();
+    let dir = temp_dir("carried-tls");
+    let ca = TestCa::new();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let (cert, key) = ca.issue(&["127.0.0.1"]).write(&dir);
+    let url = redis.url();
+    let start = |tls: &[&Path]| {
+        let plain = [
+            "--addr",
+            "127.0.0.1:0",
+            "--log-file",
+            "",
+            "--redis-url",
+            url.as_str(),
+        ];
+        let mut args = plain.map(OsStr::new).to_vec();
+        for (flag, file) in ["--tls-cert", "--tls-key"].iter().zip(tls) {
+            args.extend([OsStr::new(flag), file.as_os_str()]);
+        }
+        spawn_binary_with_env(&args, &[("SSL_CERT_FILE", ca_file.as_os_str())])
+    };
+    let (_a, a) = start(&[&cert, &key]);
+    let (_b, b) = start(&[]);
+
+    let auth = json!({"resume": true});
+    let client = RawClient::connect_tls_with_auth(a, &auth, &ca.pem()).await;
+    let mut ada = Resumable::begin(client).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(b).await;
+    plain_join(&mut bob, "r").await;
+    ada.expect("otherjoin").await;
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    bob.emit("message", &[json!("r"), json!("over TLS")]).await;
+    plain_messages(&mut bob, 1).await;
+
+    // On B, which speaks plain HTTP to her and HTTPS to A.
+    let mut ada = ada.resume_at(b, &["r"]).await;
+    assert_eq!(ada.expect("message").await[2], json!("over TLS"));
+    assert_eq!(plain_next(&mut bob).await.0, "back");
 }

@@ -168,10 +168,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(2..=3600))]
     pub node_timeout: u64,
 
-    /// Where the other instances of the cluster reach this one, `http://HOST:PORT`: a client
-    /// that resumes on another instance is served through it from here (see the README's
-    /// "Resuming"). Default: `http://` and `--addr`, when that is a specific address and TLS is
-    /// off; otherwise unset, and a session resumes only on this instance.
+    /// Where the other instances of the cluster reach this one, `http://HOST:PORT` (or `https://`
+    /// with TLS): a client that resumes on another instance is carried to its session here (see
+    /// the README's "Resuming"). Default: `http://` (`https://` with TLS) and `--addr`, when that
+    /// is a specific address; otherwise unset, and a session resumes only on this instance.
     #[arg(long, env = "SIGNALROOM_INSTANCE_URL", value_parser = parse_instance_url)]
     pub instance_url: Option<String>,
 
@@ -330,18 +330,18 @@ fn parse_prefix(prefix: &str) -> Result<String, String> {
     }
 }
 
-/// `http://HOST:PORT` (a trailing slash dropped): the instances speak WebSocket to each other,
-/// without TLS, on their internal network.
+/// `http://HOST:PORT` or `https://HOST:PORT` (a trailing slash dropped).
 fn parse_instance_url(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("an http:// URL: instances reach each other without TLS")?;
-    let rest = rest.trim_end_matches('/');
+    let usage = "http://HOST:PORT or https://HOST:PORT, with no path";
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest.trim_end_matches('/')),
+        _ => return Err(usage.to_owned()),
+    };
     let valid = |c: char| c.is_ascii_alphanumeric() || "-.:[]_".contains(c);
     if rest.is_empty() || !rest.chars().all(valid) {
-        return Err("http://HOST:PORT, with no path".to_owned());
+        return Err(usage.to_owned());
     }
-    Ok(format!("http://{rest}"))
+    Ok(format!("{scheme}://{rest}"))
 }
 
 impl Default for Config {
@@ -376,13 +376,11 @@ mod tests {
             parse_instance_url("http://[::1]:9980").as_deref(),
             Ok("http://[::1]:9980")
         );
-        for bad in [
-            "https://a:1",
-            "a:1",
-            "http://",
-            "http://a:1/x",
-            "http://a b",
-        ] {
+        assert_eq!(
+            parse_instance_url("https://a.example:443").as_deref(),
+            Ok("https://a.example:443")
+        );
+        for bad in ["ws://a:1", "a:1", "http://", "http://a:1/x", "http://a b"] {
             assert!(parse_instance_url(bad).is_err(), "{bad}");
         }
     }

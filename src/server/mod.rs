@@ -84,8 +84,8 @@ pub async fn run(
         Some(url) => {
             let node_timeout = Duration::from_secs(config.node_timeout);
             let instance_url = config.instance_url.clone().or_else(|| {
-                let specific = tls.is_none() && !addr.ip().is_unspecified();
-                specific.then(|| format!("http://{addr}"))
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                (!addr.ip().is_unspecified()).then(|| format!("{scheme}://{addr}"))
             });
             let (cluster, starter) = cluster::Cluster::connect(
                 url,

@@ -50,11 +50,43 @@ impl RawClient {
         Self::open(addr, "", Some(auth)).await.expect("connected")
     }
 
+    /// As [`RawClient::connect_with_auth`], over TLS to a server whose certificate `ca_pem`
+    /// (and nothing else) is trusted for.
+    pub async fn connect_tls_with_auth(addr: SocketAddr, auth: &Value, ca_pem: &str) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tls = tokio_tungstenite::Connector::Rustls(std::sync::Arc::new(config));
+        let url = format!("wss://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(tls))
+            .await
+            .expect("websocket over TLS");
+        Self::handshake(ws, Some(auth)).await.expect("connected")
+    }
+
     async fn open(addr: SocketAddr, query: &str, auth: Option<&Value>) -> Result<Self, String> {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&{query}");
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket");
+        Self::handshake(ws, auth).await
+    }
+
+    /// The Engine.IO open, then a CONNECT to `/` with `auth`; `Err` holds a `connect_error`'s
+    /// message.
+    async fn handshake(
+        ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+        auth: Option<&Value>,
+    ) -> Result<Self, String> {
         let mut client = Self {
             ws,
             id: String::new(),
@@ -110,7 +142,12 @@ impl RawClient {
     /// Kills the TCP connection (a reset, as a network that drops does), with no WebSocket or
     /// Socket.IO goodbye.
     pub fn kill(self) {
-        if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+        let tcp = match self.ws.get_ref() {
+            MaybeTlsStream::Plain(tcp) => Some(tcp),
+            MaybeTlsStream::Rustls(tls) => Some(tls.get_ref().0),
+            _ => None,
+        };
+        if let Some(tcp) = tcp {
             // A zero linger does not block on drop (the deprecation's concern): it resets.
             #[allow(deprecated)]
             let _ = tcp.set_linger(Some(Duration::ZERO));

@@ -2,12 +2,13 @@
 //!
 //! A resume token names the instance that issued it (see [`crate::server::resume`]). A client
 //! that presents one here, where it was not issued, is resumed *at its issuer*: this instance
-//! opens a WebSocket to the issuer's `--instance-url` (registered in Redis) and resumes the
-//! session there over the ordinary Socket.IO protocol, as the client itself would have. If the
-//! issuer answers `resumed`, the client's socket here becomes a tunnel: its events go to the
-//! issuer as they came, and the issuer's events (`resumed`, the replay, then live events) come
-//! back byte for byte. The handshake names the instance it means to reach ([`arriving`]), so a
-//! URL that leads elsewhere is refused there, and nothing carried in is carried further.
+//! opens a WebSocket (over TLS for an `https://` URL) to the issuer's `--instance-url`
+//! (registered in Redis) and resumes the session there over the ordinary Socket.IO protocol, as
+//! the client itself would have. If the issuer answers `resumed`, the client's socket here
+//! becomes a tunnel: its events go to the issuer as they came, and the issuer's events
+//! (`resumed`, the replay, then live events) come back byte for byte. The handshake names the
+//! instance it means to reach ([`arriving`]), so a URL that leads elsewhere is refused there,
+//! and nothing carried in is carried further.
 //!
 //! Nothing about the session moves: its seats, rooms, numbered log, rate limit and grace period
 //! stay with the instance that holds them, whose code handles the tunnel as any socket. So the
@@ -24,10 +25,11 @@
 //! | the issuer disconnects the tunnel (after its `closing` notice, say) | the client is disconnected |
 //! | the tunnel breaks (the issuer died) | the client gets `closing(shutdown)` and may connect again |
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use rustls::{ClientConfig, RootCertStore};
 use serde_json::Value as Json;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
@@ -36,7 +38,7 @@ use socketioxide::socket::{DisconnectReason, Sid, Socket};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info};
 
 use super::connection::{is_drop, reason_name, Inline};
@@ -168,11 +170,16 @@ async fn open(
 
 /// Engine.IO open, Socket.IO connect with `auth`, then the issuer's first event.
 async fn handshake(url: &str, auth: &Json) -> Result<Opened, OpenError> {
-    let host = url.strip_prefix("http://").unwrap_or(url);
-    let ws_url = format!("ws://{host}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .map_err(|err| OpenError::Unreachable(err.to_string()))?;
+    let (ws_url, connector) = match url.split_once("://") {
+        Some(("https", host)) => (format!("wss://{host}"), Some(Connector::Rustls(tls()?))),
+        Some((_, host)) => (format!("ws://{host}"), None),
+        None => (format!("ws://{url}"), None),
+    };
+    let ws_url = format!("{ws_url}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(ws_url, None, false, connector)
+            .await
+            .map_err(|err| OpenError::Unreachable(err.to_string()))?;
     let open = next_text(&mut ws).await?;
     if !open.starts_with('0') {
         return Err(OpenError::Protocol(open));
@@ -203,6 +210,28 @@ async fn handshake(url: &str, auth: &Json) -> Result<Opened, OpenError> {
         }
         _ => Err(OpenError::Protocol(first)),
     }
+}
+
+/// What a carrier trusts on an instance that serves HTTPS: the system's certificate authorities
+/// (`SSL_CERT_FILE` names another bundle), as for `rediss://`. Read once.
+fn tls() -> Result<Arc<ClientConfig>, OpenError> {
+    static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err(format!("no trusted certificate found: {:?}", found.errors));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| err.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Arc::new(config))
+    });
+    config.clone().map_err(OpenError::Unreachable)
 }
 
 /// The next text frame, answering pings on the way.
