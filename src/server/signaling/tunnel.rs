@@ -37,6 +37,7 @@ use socketioxide::handler::{DisconnectHandler, MessageHandler, Value};
 use socketioxide::socket::{DisconnectReason, Sid, Socket};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info};
@@ -58,6 +59,11 @@ static OPENING: Semaphore = Semaphore::const_new(64);
 /// The client's events waiting to go through the tunnel at most; beyond, the client is cut off
 /// as rate limited (the issuer limits its rate too, so only a flood gets here).
 const MAX_WAITING: usize = 1024;
+
+/// Bytes a tunnel reads from the issuer at a time. tungstenite's default, 128 KiB, is filled on
+/// reads and held by every carried client; an event is usually well under 4 KiB, and a larger one
+/// (an SDP offer) simply takes several reads.
+const TUNNEL_READ_BUFFER: usize = 4 * 1024;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -176,8 +182,9 @@ async fn handshake(url: &str, auth: &Json) -> Result<Opened, OpenError> {
         None => (format!("ws://{url}"), None),
     };
     let ws_url = format!("{ws_url}/socket.io/?EIO=4&transport=websocket");
+    let config = WebSocketConfig::default().read_buffer_size(TUNNEL_READ_BUFFER);
     let (mut ws, _) =
-        tokio_tungstenite::connect_async_tls_with_config(ws_url, None, false, connector)
+        tokio_tungstenite::connect_async_tls_with_config(ws_url, Some(config), false, connector)
             .await
             .map_err(|err| OpenError::Unreachable(err.to_string()))?;
     let open = next_text(&mut ws).await?;
