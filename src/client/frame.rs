@@ -1,22 +1,31 @@
-//! Engine.IO v4 / Socket.IO v5 text framing, as the browser client speaks it over a WebSocket.
-//! Pure functions, so they are tested natively; decoding never panics, whatever the input.
+//! Engine.IO v4 / Socket.IO v5 text framing, as signalroom's own clients speak it over a
+//! WebSocket: the browser's, and an instance carrying a resume to another
+//! (`server::signaling::tunnel`). Pure functions, so they are tested natively; decoding never
+//! panics, whatever the input.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::protocol::{ClientEvent, ResumeAsk};
 
-/// Engine.IO `pong`, the answer to the server's `ping` (`2`).
+/// Engine.IO `close`.
+pub const CLOSE: &str = "1";
+/// Engine.IO `ping`, from the server.
+pub const PING: &str = "2";
+/// Engine.IO `pong`, the answer to the server's `ping`.
 pub const PONG: &str = "3";
 /// Socket.IO `connect` to the default namespace.
 pub const CONNECT: &str = "40";
-
 /// Socket.IO `disconnect` from the default namespace: the client means to go.
 pub const DISCONNECT: &str = "41";
+/// Socket.IO `event` on the default namespace, without an ack id: its JSON array follows.
+pub const EVENT: &str = "42";
+/// Socket.IO `binary event` on the default namespace: the attachments' count, `-` and the JSON
+/// array with placeholders follow, then each attachment in a binary frame.
+pub const BINARY_EVENT: &str = "45";
 
-/// Socket.IO `connect` to the default namespace, with the join token and what the client asks
-/// of resuming as the handshake's auth.
-pub fn connect(token: Option<&str>, resume: Option<&ResumeAsk>) -> String {
+/// The handshake's auth: the join token and what the client asks of resuming.
+pub fn auth(token: Option<&str>, resume: Option<&ResumeAsk>) -> serde_json::Map<String, Value> {
     let mut auth = serde_json::Map::new();
     if let Some(token) = token {
         auth.insert("token".into(), token.into());
@@ -24,6 +33,17 @@ pub fn connect(token: Option<&str>, resume: Option<&ResumeAsk>) -> String {
     if let Some(resume) = resume {
         auth.insert("resume".into(), resume.to_auth());
     }
+    auth
+}
+
+/// Socket.IO `connect` to the default namespace, with the join token and what the client asks
+/// of resuming as the handshake's auth.
+pub fn connect(token: Option<&str>, resume: Option<&ResumeAsk>) -> String {
+    connect_with(auth(token, resume))
+}
+
+/// Socket.IO `connect` to the default namespace with `auth` (none if it is empty).
+pub fn connect_with(auth: serde_json::Map<String, Value>) -> String {
     if auth.is_empty() {
         CONNECT.to_owned()
     } else {
@@ -146,7 +166,7 @@ fn decode_socket_packet(packet: &str) -> Result<Incoming, FrameError> {
 
 /// Encodes an event to the default namespace.
 pub fn encode_event(event: &ClientEvent) -> String {
-    format!("42{}", event.to_array())
+    format!("{EVENT}{}", event.to_array())
 }
 
 #[cfg(test)]

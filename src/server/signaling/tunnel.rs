@@ -45,7 +45,8 @@ use tracing::{debug, info};
 use super::connection::{is_drop, reason_name, Inline};
 use super::delivery::{self, Sockets};
 use super::{ConnectRefused, Hub};
-use crate::protocol::{event, CloseCode, ResumeAsk, ResumeFailure, ResumeFailureCode};
+use crate::client::frame::{self, Incoming};
+use crate::protocol::{CloseCode, ResumeAsk, ResumeFailureCode, ServerEvent};
 use crate::server::cluster::NodeId;
 use crate::server::resume;
 
@@ -165,17 +166,15 @@ async fn open(
     join_token: Option<String>,
 ) -> Result<Opened, OpenError> {
     let _permit = OPENING.try_acquire().map_err(|_| OpenError::Busy)?;
-    let mut auth = serde_json::json!({ "resume": ask.to_auth(), HOLDER: holder.to_string() });
-    if let Some(token) = join_token {
-        auth["token"] = Json::String(token);
-    }
-    tokio::time::timeout(OPEN_TIMEOUT, handshake(url, &auth))
+    let mut auth = frame::auth(join_token.as_deref(), Some(ask));
+    auth.insert(HOLDER.into(), holder.to_string().into());
+    tokio::time::timeout(OPEN_TIMEOUT, handshake(url, frame::connect_with(auth)))
         .await
         .map_err(|_| OpenError::TimedOut)?
 }
 
-/// Engine.IO open, Socket.IO connect with `auth`, then the issuer's first event.
-async fn handshake(url: &str, auth: &Json) -> Result<Opened, OpenError> {
+/// Engine.IO open, the Socket.IO `connect` packet given, then the issuer's first event.
+async fn handshake(url: &str, connect: String) -> Result<Opened, OpenError> {
     let (ws_url, connector) = match url.split_once("://") {
         Some(("https", host)) => (format!("wss://{host}"), Some(Connector::Rustls(tls()?))),
         Some((_, host)) => (format!("ws://{host}"), None),
@@ -187,33 +186,33 @@ async fn handshake(url: &str, auth: &Json) -> Result<Opened, OpenError> {
         tokio_tungstenite::connect_async_tls_with_config(ws_url, Some(config), false, connector)
             .await
             .map_err(|err| OpenError::Unreachable(err.to_string()))?;
-    let open = next_text(&mut ws).await?;
-    if !open.starts_with('0') {
-        return Err(OpenError::Protocol(open));
+    match next(&mut ws).await? {
+        (_, Incoming::Open(_)) => send(&mut ws, connect).await?,
+        (text, _) => return Err(OpenError::Protocol(text)),
     }
-    send(&mut ws, format!("40{auth}")).await?;
-    let connected = next_text(&mut ws).await?;
-    if !connected.starts_with("40") {
-        return Err(OpenError::Protocol(connected));
+    match next(&mut ws).await? {
+        (_, Incoming::Connected { .. }) => {}
+        (_, Incoming::ConnectError { message }) => return Err(OpenError::Protocol(message)),
+        (text, _) => return Err(OpenError::Protocol(text)),
     }
-    let first = next_text(&mut ws).await?;
-    let args = first
-        .strip_prefix("42")
-        .ok_or_else(|| OpenError::Protocol(first.clone()))?;
-    let items: Vec<Json> =
-        serde_json::from_str(args).map_err(|_| OpenError::Protocol(first.clone()))?;
-    match items.first().and_then(Json::as_str) {
-        Some(event::RESUMED) => Ok(Opened {
-            ws,
-            resumed: args.to_owned(),
-        }),
-        Some(event::RESUME_FAILED) => {
+    let (first, incoming) = next(&mut ws).await?;
+    let event = match incoming {
+        Incoming::Event { name, args } => ServerEvent::decode(&name, &args),
+        _ => None,
+    };
+    match event {
+        // Its arguments array as sent: the client gets it as it gets the events that follow.
+        Some(ServerEvent::Resumed(_)) => match first.strip_prefix(frame::EVENT) {
+            Some(resumed) => Ok(Opened {
+                resumed: resumed.to_owned(),
+                ws,
+            }),
+            None => Err(OpenError::Protocol(first)),
+        },
+        Some(ServerEvent::ResumeFailed(failure)) => {
             // The issuer started a fresh session for the tunnel: end it at once.
-            let _ = send(&mut ws, "41".to_owned()).await;
-            let failure = items.get(1).cloned().unwrap_or_default();
-            let code = serde_json::from_value::<ResumeFailure>(failure)
-                .map_or(ResumeFailureCode::Unknown, |f| f.code);
-            Err(OpenError::Refused(code))
+            let _ = send(&mut ws, frame::DISCONNECT.to_owned()).await;
+            Err(OpenError::Refused(failure.code))
         }
         _ => Err(OpenError::Protocol(first)),
     }
@@ -241,18 +240,20 @@ fn tls() -> Result<Arc<ClientConfig>, OpenError> {
     config.clone().map_err(OpenError::Unreachable)
 }
 
-/// The next text frame, answering pings on the way.
-async fn next_text(ws: &mut Ws) -> Result<String, OpenError> {
+/// The next text frame, as sent and decoded, answering pings on the way.
+async fn next(ws: &mut Ws) -> Result<(String, Incoming), OpenError> {
     loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
-                send(ws, "3".to_owned()).await?;
-            }
-            Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+        let text = match ws.next().await {
+            Some(Ok(Message::Text(text))) => text.as_str().to_owned(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(other)) => return Err(OpenError::Protocol(format!("{other:?}"))),
             Some(Err(err)) => return Err(OpenError::Unreachable(err.to_string())),
             None => return Err(OpenError::Unreachable("closed".into())),
+        };
+        match frame::decode(&text) {
+            Ok(Incoming::Ping) => send(ws, frame::PONG.to_owned()).await?,
+            Ok(incoming) => return Ok((text, incoming)),
+            Err(err) => return Err(OpenError::Protocol(format!("{err}: {text}"))),
         }
     }
 }
@@ -322,9 +323,10 @@ impl Up {
     /// attachments.
     fn messages(self) -> Vec<Message> {
         match self {
-            Self::Event(args) => vec![Message::text(format!("42{args}"))],
+            Self::Event(args) => vec![Message::text(format!("{}{args}", frame::EVENT))],
             Self::Binary(args, attachments) => {
-                let head = Message::text(format!("45{}-{args}", attachments.len()));
+                let count = attachments.len();
+                let head = Message::text(format!("{}{count}-{args}", frame::BINARY_EVENT));
                 std::iter::once(head)
                     .chain(attachments.into_iter().map(Message::binary))
                     .collect()
@@ -452,15 +454,16 @@ impl<A: Adapter> Carrier<A> {
             tokio::select! {
                 biased;
                 frame = self.ws.next() => match frame {
+                    // Classified by prefix, not decoded: events go through as they are.
                     Some(Ok(Message::Text(text))) => match text.as_str() {
-                        "2" => {
-                            if self.ws.send(Message::text("3")).await.is_err() {
+                        frame::PING => {
+                            if self.ws.send(Message::text(frame::PONG)).await.is_err() {
                                 return Ending::Lost;
                             }
                         }
-                        "41" | "1" => return Ending::Issuer,
+                        frame::DISCONNECT | frame::CLOSE => return Ending::Issuer,
                         text => {
-                            if let Some(args) = text.strip_prefix("42") {
+                            if let Some(args) = text.strip_prefix(frame::EVENT) {
                                 if !self.to_client(args.to_owned()) {
                                     return Ending::Slow;
                                 }
@@ -497,28 +500,32 @@ impl<A: Adapter> Carrier<A> {
 
     async fn finish(mut self, ending: Ending) {
         let socket = self.sockets.get(self.sid);
-        match ending {
-            Ending::Client(true) | Ending::Slow => {
-                // The issuer ends the session at once: its rooms hear `bye`.
-                let _ = self.ws.send(Message::text("41")).await;
-                let _ = self.ws.close(None).await;
-            }
+        match (ending, socket) {
             // Dropping the tunnel is a drop at the issuer: the peer is away, resumable.
-            Ending::Client(false) => {}
-            Ending::Issuer => {
-                if let Some(socket) = socket.clone() {
-                    let _ = socket.disconnect();
+            (Ending::Client(false), _) => {}
+            (Ending::Client(true), _) => self.end_at_issuer().await,
+            (Ending::Slow, socket) => {
+                self.end_at_issuer().await;
+                if let Some(socket) = socket {
+                    delivery::evict(&self.hub, socket, CloseCode::SlowReceiver);
                 }
             }
-            Ending::Lost => {
+            (Ending::Issuer, Some(socket)) => {
+                let _ = socket.disconnect();
+            }
+            (Ending::Lost, socket) => {
                 info!(id = %self.sid, "the instance holding a tunnelled session is gone");
-                if let Some(socket) = socket.clone() {
+                if let Some(socket) = socket {
                     delivery::close(socket, CloseCode::Shutdown).await;
                 }
             }
+            (Ending::Issuer, None) => {}
         }
-        if let (Ending::Slow, Some(socket)) = (ending, socket) {
-            delivery::evict(&self.hub, socket, CloseCode::SlowReceiver);
-        }
+    }
+
+    /// Ends the session at the issuer at once: its rooms hear `bye`.
+    async fn end_at_issuer(&mut self) {
+        let _ = self.ws.send(Message::text(frame::DISCONNECT)).await;
+        let _ = self.ws.close(None).await;
     }
 }
