@@ -285,9 +285,15 @@ async fn forged_and_reused_tokens_start_fresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_more_than_is_held_starts_fresh_and_the_room_hears_bye_at_once() {
     let server = start_server_with(server_config(30, 5)).await;
-    let mut ada = Resumable::connect(&server).await;
+    misses_too_much(&server, &server).await;
+}
+
+/// Ada (on `holder`, which keeps 5 events) drops while Bob sends 10; resuming on `resume_at`
+/// she is told `too_far_behind` and starts fresh there, and the room hears `bye` at once.
+async fn misses_too_much(holder: &TestServer, resume_at: &TestServer) {
+    let mut ada = Resumable::connect(holder).await;
     ada.join("r").await;
-    let mut bob = RawClient::connect(server.addr).await;
+    let mut bob = RawClient::connect(holder.addr).await;
     plain_join(&mut bob, "r").await;
     ada.expect("otherjoin").await;
     let ada = ada.cut();
@@ -297,12 +303,12 @@ async fn missing_more_than_is_held_starts_fresh_and_the_room_hears_bye_at_once()
     }
     plain_messages(&mut bob, 10).await;
 
-    let (mut client, name, args) = ada.reconnect(&server).await;
+    let (mut client, name, args) = ada.reconnect(resume_at).await;
     assert_eq!(
         (name.as_str(), &args[0]["code"]),
         ("resume_failed", &json!("too_far_behind"))
     );
-    client.expect("resumable").await;
+    assert_eq!(client.expect("resumable").await[0]["id"], json!(client.id));
     let bye = plain_next(&mut bob).await;
     assert_eq!(bye, ("bye".to_owned(), vec![json!("r"), json!(ada.id)]));
 }
@@ -630,6 +636,21 @@ async fn in_a_cluster_a_token_its_issuer_refuses_starts_fresh_on_the_other_insta
         let auth = json!({"resume": {"token": token, "seq": 0}});
         refused_as_unknown(&b, &auth).await;
     }
+}
+
+/// The issuer's own refusal comes back through B: a client that missed more than A holds is
+/// told `too_far_behind` (B, which holds nothing of it, could only say `unknown`), and the room
+/// hears `bye` at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_the_issuers_refusal_code_reaches_the_client_on_the_other_instance() {
+    let redis = RedisServer::start();
+    let config = |buffer| Config {
+        redis_url: Some(redis.url()),
+        ..server_config(30, buffer)
+    };
+    let a = start_server_with(config(5)).await;
+    let b = start_server_with(config(100)).await;
+    misses_too_much(&a, &b).await;
 }
 
 /// When the instance holding a session carried through B stops, the client is told
