@@ -3,7 +3,8 @@
 # and checks it through the load balancer: the page answers, both instances registered in Redis,
 # WebSocket clients spread over both share a room, a polling client that keeps HAProxy's
 # cookie keeps its session, a resumable client that keeps it resumes on its own instance, and
-# one sent to the other instance is carried back to its own (SIGNALROOM_INSTANCE_URL); then it
+# one sent to the other instance is carried back to its own (at the address each registered,
+# found from its route to Redis); then it
 # stops one instance, and clients whose cookie names it must get in through the other.
 # Takes the signalroom image scripts/container.sh built. Skips (exit 0) when podman-compose is
 # not installed (`apt-get install podman-compose`).
@@ -77,7 +78,18 @@ note "up: $SIGNALROOM_IMAGE x2, $REDIS_IMAGE, $HAPROXY_IMAGE on 127.0.0.1:$SIGNA
 cleanup
 compose up -d >/dev/null
 url="http://127.0.0.1:$SIGNALROOM_PORT"
-fail() { note "FAILED: $*"; compose logs 2>&1 | tail -40; exit 1; }
+# On a failure: each container's last lines, and every instance's warnings (a resume that
+# could not be carried says why there).
+fail() {
+  note "FAILED: $*"
+  local c
+  for c in $(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}'); do
+    echo "--- $c"
+    podman logs "$c" 2>&1 | grep -E ' (WARN|ERROR) ' | tail -20
+    podman logs --tail 15 "$c" 2>&1
+  done
+  exit 1
+}
 for _ in $(seq 100); do
   curl -sf "$url/healthz" >/dev/null && break
   sleep 0.3
@@ -91,6 +103,11 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 [ "$nodes" = 2 ] || fail "$nodes instances registered in Redis, not 2"
+# Each registered where the other reaches it: its own address on the compose network, found
+# from its route to Redis (compose.yaml sets no SIGNALROOM_INSTANCE_URL).
+urls=$(podman exec "${project}_redis_1" redis-cli HVALS signalroom:urls | sort -u)
+[ "$(grep -cE '^http://[0-9.]+:9980$' <<<"$urls")" = 2 ] || fail "instance URLs in Redis: $urls"
+note "instances reach each other at" $urls
 (cd end2end && SIGNALROOM_PROXY_URL=$url node --test deploy/proxy.test.mjs) || fail "the checks through HAProxy"
 # Clients landed on both: each instance logged joins (the tutorial's log line).
 for instance in a b; do

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::raw::{Frame, RawClient};
 use common::redis_server::RedisServer;
-use common::{spawn_binary_with_env, start_server_with, TestServer};
+use common::{spawn_binary_with_env, start_server_on, start_server_with, TestServer};
 use serde_json::{json, Value};
 use signalroom::protocol::take_seq;
 use signalroom::server::Config;
@@ -696,13 +696,7 @@ async fn carried_by_b(a: Config, b: Config) -> Pair {
     };
     let a = start_server_with(in_cluster(a)).await;
     let b = start_server_with(in_cluster(b)).await;
-    let mut ada = Resumable::connect(&a).await;
-    ada.join("r").await;
-    let mut bob = RawClient::connect(a.addr).await;
-    plain_join(&mut bob, "r").await;
-    ada.expect("otherjoin").await;
-    let ada = ada.cut();
-    assert_eq!(plain_next(&mut bob).await.0, "away");
+    let (ada, mut bob) = away_from(&a).await;
     let ada = ada.resume(&b, &["r"]).await;
     assert_eq!(plain_next(&mut bob).await.0, "back");
     Pair {
@@ -712,6 +706,19 @@ async fn carried_by_b(a: Config, b: Config) -> Pair {
         ada,
         bob,
     }
+}
+
+/// Ada (resumable) and Bob, both on `server`, in room `r`; Ada's connection is cut, and Bob
+/// hears she is away.
+async fn away_from(server: &TestServer) -> (Dropped, RawClient) {
+    let mut ada = Resumable::connect(server).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(server.addr).await;
+    plain_join(&mut bob, "r").await;
+    ada.expect("otherjoin").await;
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    (ada, bob)
 }
 
 /// A client carried through B that stops reading is cut off by B, as any slow receiver: its
@@ -928,5 +935,29 @@ async fn in_a_cluster_a_resume_is_carried_to_an_instance_serving_https() {
     // On B, which speaks plain HTTP to her and HTTPS to A.
     let mut ada = ada.resume_at(b, &["r"]).await;
     assert_eq!(ada.expect("message").await[2], json!("over TLS"));
+    assert_eq!(plain_next(&mut bob).await.0, "back");
+}
+
+/// An instance listening on every address (as in a container) registers the address it
+/// reaches Redis from, with its own port, so a client resumes through the other instance with no
+/// `--instance-url` set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_an_instance_on_every_address_is_reached_at_its_route_to_redis() {
+    let redis = RedisServer::start();
+    let config = || Config {
+        redis_url: Some(redis.url()),
+        ..server_config(30, 100)
+    };
+    let a = start_server_on("0.0.0.0:0", config()).await;
+    let b = start_server_with(config()).await;
+    // Redis is on loopback: so is the route to it.
+    let url = common::health(a.addr).await["cluster"]["url"].clone();
+    assert_eq!(url, json!(format!("http://{}", a.addr)));
+
+    let (ada, mut bob) = away_from(&a).await;
+    bob.emit("message", &[json!("r"), json!("meanwhile")]).await;
+    plain_messages(&mut bob, 1).await;
+    let mut ada = ada.resume(&b, &["r"]).await;
+    assert_eq!(ada.expect("message").await[2], json!("meanwhile"));
     assert_eq!(plain_next(&mut bob).await.0, "back");
 }

@@ -83,15 +83,13 @@ pub async fn run(
     let (cluster, starter) = match &config.redis_url {
         Some(url) => {
             let node_timeout = Duration::from_secs(config.node_timeout);
-            let instance_url = config.instance_url.clone().or_else(|| {
-                let scheme = if tls.is_some() { "https" } else { "http" };
-                (!addr.ip().is_unspecified()).then(|| format!("{scheme}://{addr}"))
-            });
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let reach = cluster::Reach::new(config.instance_url.clone(), scheme, addr);
             let (cluster, starter) = cluster::Cluster::connect(
                 url,
                 &config.redis_prefix,
                 node_timeout,
-                instance_url,
+                reach,
                 metrics.clone(),
             )
             .await?;

@@ -34,8 +34,13 @@ pub async fn start_server() -> TestServer {
 }
 
 pub async fn start_server_with(config: Config) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    start_server_on("127.0.0.1:0", config).await
+}
+
+/// A server listening on `bind` (`0.0.0.0:0` for every address); its `addr` is on 127.0.0.1.
+pub async fn start_server_on(bind: &str, config: Config) -> TestServer {
+    let listener = TcpListener::bind(bind).await.unwrap();
+    let addr = SocketAddr::new([127, 0, 0, 1].into(), listener.local_addr().unwrap().port());
     let (stop, stopped) = oneshot::channel::<()>();
     let config = Config {
         log_file: "".into(),

@@ -8,6 +8,7 @@
 //!   an [`op`]; [`coalesce`]: publishes waiting together merged into one Redis message per
 //!   channel; [`replies`]: the scripts' answers read.
 //! - [`inbox`]: what Redis pushes to this instance, handed to its members.
+//! - [`reach`]: the URL the other instances reach this one at, registered in Redis.
 //!
 //! # Where room state lives
 //! Each instance keeps its own members in [`crate::server::rooms`], as a single process does:
@@ -49,10 +50,13 @@ mod inbox;
 pub mod keys;
 mod link;
 mod op;
+mod reach;
 mod replies;
 pub mod scripts;
 pub mod view;
 pub mod wire;
+
+pub use reach::Reach;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -224,17 +228,18 @@ pub struct Starter {
 
 impl Cluster {
     /// Connects to Redis (within a few seconds, or fails saying why) and subscribes to this
-    /// instance's channel. Nothing is registered until [`Cluster::start`]; `instance_url` is
-    /// where the other instances reach this one, if they can.
+    /// instance's channel. Nothing is registered until [`Cluster::start`]; `reach` says where
+    /// the other instances reach this one.
     pub async fn connect(
         url: &str,
         prefix: &str,
         node_timeout: Duration,
-        instance_url: Option<String>,
+        reach: Reach,
         metrics: Metrics,
     ) -> Result<(Self, Starter), StartError> {
         let info = url.into_connection_info().map_err(StartError::Url)?;
-        let addr = info.addr().to_string();
+        let redis_addr = info.addr().clone();
+        let addr = redis_addr.to_string();
         let resp3 = info
             .redis_settings()
             .clone()
@@ -263,6 +268,7 @@ impl Cluster {
             .await
             .map_err(|_| unreachable("timed out".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
+        let instance_url = reach.resolve(&redis_addr).await;
         let (ops_tx, ops) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             node: NodeId::random(),
@@ -280,7 +286,14 @@ impl Cluster {
         conn.subscribe(shared.keys.node_channel(shared.node))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        info!(redis = %addr, node = %shared.node, "connected to Redis");
+        match &shared.url {
+            Some(url) => info!(redis = %addr, node = %shared.node, %url, "connected to Redis"),
+            None => warn!(
+                redis = %addr, node = %shared.node,
+                "connected to Redis; no address found for the other instances to reach this one \
+                 at, so a client resumes only on the instance it began on (set --instance-url)"
+            ),
+        }
         Ok((Self(shared), Starter { conn, ops, inbound }))
     }
 

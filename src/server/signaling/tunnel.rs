@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::connection::{is_drop, reason_name, Inline};
 use super::delivery::{self, Sockets};
@@ -123,7 +123,7 @@ pub(super) async fn resume_elsewhere<A: Adapter>(
         }
         Err(OpenError::Refused(code)) => Elsewhere::Refused(code),
         Err(err) => {
-            info!(socket = %socket.id, issuer = %url, %err, "cannot resume through the instance that issued the token");
+            warn!(socket = %socket.id, issuer = %url, %err, "cannot resume through the instance that issued the token");
             Elsewhere::No
         }
     }
