@@ -1,7 +1,8 @@
 //! The page's connection to the server: one Socket.IO session that asks to be resumable and,
 //! when its WebSocket drops, reconnects with backoff and resumes as the same peer within the
 //! server's grace period (see [`crate::protocol::ResumeAsk`]); when the browser says it is
-//! online again, it tries at once rather than at the end of its wait. What it missed arrives in
+//! online again, it tries at once rather than at the end of its wait, and its waits start over
+//! from the shortest (an attempt begun just before may still fail). What it missed arrives in
 //! order before anything new, so the page sees each event once. A server that says it is
 //! shutting down (`closing` `shutdown`) is reconnected to the same way, for as long as the
 //! grace period: another instance, or the same one restarted, takes the page back as a new
@@ -19,7 +20,8 @@ use super::socket::{End, Report, Socket, SocketEvent};
 use crate::browser::sleep;
 use crate::protocol::{ClientEvent, CloseCode, ResumeAsk, ServerEvent};
 
-/// The first wait before reconnecting, doubled at each attempt up to [`MAX_DELAY_MS`].
+/// The first wait before reconnecting, doubled at each attempt up to [`MAX_DELAY_MS`], and
+/// from the first again when the browser says it is online.
 const FIRST_DELAY_MS: i32 = 250;
 const MAX_DELAY_MS: i32 = 4000;
 /// Events the page may send while reconnecting, sent once the session is back.
@@ -59,6 +61,9 @@ struct State {
     /// what the page sent meanwhile.
     dropped_at: Option<f64>,
     attempt: u32,
+    /// The waits so far, which set the next one's length: since the drop, or since the browser
+    /// last came online (an attempt under way then may still fail, as made offline).
+    backoff: u32,
     /// The attempt waiting for its turn: only one reconnection is under way at a time.
     waiting: Option<u32>,
     outbox: Vec<ClientEvent>,
@@ -179,6 +184,7 @@ impl Connection {
                 state.resume = Some((grant.token.clone(), grant.grace));
                 state.dropped_at = None;
                 state.attempt = 0;
+                state.backoff = 0;
             }
             ServerEvent::ResumeFailed(_) => {
                 // A fresh session: its `resumable` and its own numbering follow. What the page
@@ -186,6 +192,7 @@ impl Connection {
                 state.resume = None;
                 state.dropped_at = None;
                 state.attempt = 0;
+                state.backoff = 0;
                 state.outbox.clear();
                 self.0.last_seq.set(0);
             }
@@ -199,7 +206,7 @@ impl Connection {
     /// The WebSocket dropped: reconnect and resume while the grace period lasts, else it is over.
     fn dropped(&self, reason: String) {
         let now = js_sys::Date::now();
-        let attempt = {
+        let (attempt, backoff) = {
             let mut state = self.0.state.borrow_mut();
             let Some((_, grace)) = state.resume else {
                 drop(state);
@@ -213,11 +220,12 @@ impl Connection {
                 ));
             }
             state.attempt += 1;
+            state.backoff += 1;
             state.waiting = Some(state.attempt);
-            state.attempt
+            (state.attempt, state.backoff)
         };
         (self.0.handler)(SocketEvent::Reconnecting { attempt });
-        let delay = (FIRST_DELAY_MS << (attempt - 1).min(4)).min(MAX_DELAY_MS);
+        let delay = (FIRST_DELAY_MS << (backoff - 1).min(4)).min(MAX_DELAY_MS);
         let weak: Weak<Inner> = Rc::downgrade(&self.0);
         leptos::task::spawn_local(async move {
             sleep(delay).await;
@@ -262,7 +270,9 @@ impl Connection {
         let weak = Rc::downgrade(&self.0);
         let listener = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                Connection(inner).retry(None);
+                let connection = Connection(inner);
+                connection.0.state.borrow_mut().backoff = 0;
+                connection.retry(None);
             }
         });
         let _ =
