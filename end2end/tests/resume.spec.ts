@@ -242,8 +242,11 @@ test.describe('when the network path under a call breaks', () => {
     await expect(remoteTiles(ada)).toHaveAttribute('data-state', 'connected', { timeout: 60_000 });
     await expectRemoteVideos(ada, 1);
     await expectRemoteVideos(bob, 1);
-    const after = await newestLink(ada);
-    expect(after.states).toContain('failed');
+    const [after, bobs] = [await newestLink(ada), await newestLink(bob)];
+    // The browser gave the old path up on one side at least, which restarted ICE; the other
+    // side's may be restarted by that offer before its own path fails (then it goes from
+    // "disconnected" back to "connected").
+    expect([...after.states, ...bobs.states]).toContain('failed');
     expect(after.ufrag).not.toEqual(before);
   });
 });
