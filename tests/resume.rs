@@ -175,6 +175,19 @@ async fn plain_messages(client: &mut RawClient, count: usize) -> (Vec<Value>, Ve
     (messages, others)
 }
 
+/// Ada (resumable) and Bob, both on `server`, in room `r`; Ada's connection is cut, and Bob
+/// hears she is away.
+async fn away_from(server: &TestServer) -> (Dropped, RawClient) {
+    let mut ada = Resumable::connect(server).await;
+    ada.join("r").await;
+    let mut bob = RawClient::connect(server.addr).await;
+    plain_join(&mut bob, "r").await;
+    ada.expect("otherjoin").await;
+    let ada = ada.cut();
+    assert_eq!(plain_next(&mut bob).await.0, "away");
+    (ada, bob)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_client_resumes_with_every_missed_event_once_and_in_order() {
     let server = start_server_with(server_config(30, 1000)).await;
@@ -291,13 +304,7 @@ async fn missing_more_than_is_held_starts_fresh_and_the_room_hears_bye_at_once()
 /// Ada (on `holder`, which keeps 5 events) drops while Bob sends 10; resuming on `resume_at`
 /// she is told `too_far_behind` and starts fresh there, and the room hears `bye` at once.
 async fn misses_too_much(holder: &TestServer, resume_at: &TestServer) {
-    let mut ada = Resumable::connect(holder).await;
-    ada.join("r").await;
-    let mut bob = RawClient::connect(holder.addr).await;
-    plain_join(&mut bob, "r").await;
-    ada.expect("otherjoin").await;
-    let ada = ada.cut();
-    assert_eq!(plain_next(&mut bob).await.0, "away");
+    let (ada, mut bob) = away_from(holder).await;
     for i in 0..10 {
         bob.emit("message", &[json!("r"), json!(i)]).await;
     }
@@ -706,19 +713,6 @@ async fn carried_by_b(a: Config, b: Config) -> Pair {
         ada,
         bob,
     }
-}
-
-/// Ada (resumable) and Bob, both on `server`, in room `r`; Ada's connection is cut, and Bob
-/// hears she is away.
-async fn away_from(server: &TestServer) -> (Dropped, RawClient) {
-    let mut ada = Resumable::connect(server).await;
-    ada.join("r").await;
-    let mut bob = RawClient::connect(server.addr).await;
-    plain_join(&mut bob, "r").await;
-    ada.expect("otherjoin").await;
-    let ada = ada.cut();
-    assert_eq!(plain_next(&mut bob).await.0, "away");
-    (ada, bob)
 }
 
 /// A client carried through B that stops reading is cut off by B, as any slow receiver: its

@@ -242,7 +242,12 @@ impl Connection {
             let mut state = self.0.state.borrow_mut();
             let due = match attempt {
                 Some(attempt) => state.waiting == Some(attempt),
-                None => state.waiting.is_some(),
+                None => {
+                    // Online again: an attempt under way may still fail, as made offline; the
+                    // one after it waits the shortest time.
+                    state.backoff = 0;
+                    state.waiting.is_some()
+                }
             };
             if state.closed || !due {
                 return;
@@ -270,9 +275,7 @@ impl Connection {
         let weak = Rc::downgrade(&self.0);
         let listener = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                let connection = Connection(inner);
-                connection.0.state.borrow_mut().backoff = 0;
-                connection.retry(None);
+                Connection(inner).retry(None);
             }
         });
         let _ =

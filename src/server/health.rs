@@ -30,8 +30,8 @@ pub struct ClusterHealth {
     node: String,
     /// `up` when Redis answers and this instance is registered with it, else `down`.
     redis: &'static str,
-    /// Where the other instances reach this one (`--instance-url`), or null: then its
-    /// sessions resume only on it.
+    /// Where the other instances reach this one (`--instance-url` or its default), or null
+    /// if none was found: then its sessions resume only on it.
     url: Option<String>,
 }
 

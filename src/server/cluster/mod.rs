@@ -199,7 +199,7 @@ pub struct Cluster(Arc<Shared>);
 
 pub(crate) struct Shared {
     node: NodeId,
-    /// Where the other instances reach this one (`--instance-url`), registered in Redis.
+    /// Where the other instances reach this one ([`Reach`]), registered in Redis.
     url: Option<String>,
     keys: Keys,
     node_timeout: Duration,
@@ -321,7 +321,7 @@ impl Cluster {
         self.0.node
     }
 
-    /// Where the other instances reach this one, if they can (`--instance-url`).
+    /// Where the other instances reach this one, if one was found ([`Reach`]).
     pub fn url(&self) -> Option<&str> {
         self.0.url.as_deref()
     }
@@ -443,8 +443,8 @@ impl Cluster {
         replies::room(&self.query(Query::Room(room.clone())).await?)
     }
 
-    /// The URL instance `node` registered (`--instance-url`), if it is in the cluster and set
-    /// one; `None` too if Redis cannot be reached.
+    /// The URL instance `node` registered ([`Reach`]), if it is in the cluster and has one;
+    /// `None` too if Redis cannot be reached.
     pub async fn url_of(&self, node: NodeId) -> Option<String> {
         match self.query(Query::Url(node)).await? {
             redis::Value::BulkString(url) => String::from_utf8(url).ok(),
