@@ -172,7 +172,7 @@ pub struct Config {
     /// with TLS): a client that resumes on another instance is carried to its session here (see
     /// the README's "Resuming"). Default: `http://` (`https://` with TLS) and `--addr` when that
     /// is a specific address; on every address (`0.0.0.0`), the address this machine reaches
-    /// Redis from, with `--addr`'s port.
+    /// Redis from (over IPv4 for `0.0.0.0`), with `--addr`'s port.
     #[arg(long, env = "SIGNALROOM_INSTANCE_URL", value_parser = parse_instance_url)]
     pub instance_url: Option<String>,
 

@@ -19,7 +19,12 @@ pub enum Reach {
     /// A URL given, or known from a specific `--addr`.
     Url(String),
     /// Listening on every address, on `port`: the address this machine reaches Redis from.
-    Route { scheme: &'static str, port: u16 },
+    /// `v4_only` for `0.0.0.0`, which takes no IPv6 connections (`[::]` takes both).
+    Route {
+        scheme: &'static str,
+        port: u16,
+        v4_only: bool,
+    },
 }
 
 impl Reach {
@@ -31,34 +36,44 @@ impl Reach {
             None if addr.ip().is_unspecified() => Self::Route {
                 scheme,
                 port: addr.port(),
+                v4_only: addr.is_ipv4(),
             },
             None => Self::Url(format!("{scheme}://{addr}")),
         }
     }
 
     /// The URL the others use, given the address of Redis; `None` if no route to it is found
-    /// (Redis on a Unix socket, or no route), and then a session resumes only here.
+    /// (Redis on a Unix socket, no route, or only over IPv6 from `0.0.0.0`), and then a
+    /// session resumes only here.
     pub(super) async fn resolve(self, redis: &ConnectionAddr) -> Option<String> {
         match self {
             Self::Url(url) => Some(url),
-            Self::Route { scheme, port } => {
-                let ip = local_ip_toward(redis).await?;
+            Self::Route {
+                scheme,
+                port,
+                v4_only,
+            } => {
+                let ip = local_ip_toward(redis, v4_only).await?;
                 Some(format!("{scheme}://{}", SocketAddr::new(ip, port)))
             }
         }
     }
 }
 
-/// The local address this machine sends from to reach `redis`. A connected UDP socket picks
+/// The local address this machine sends from to reach `redis` (over IPv4 if `v4_only`: an
+/// IPv6 address would name one this instance does not listen on). A connected UDP socket picks
 /// its route without sending anything.
-async fn local_ip_toward(redis: &ConnectionAddr) -> Option<IpAddr> {
+async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Option<IpAddr> {
     let (host, port) = match redis {
         ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
             (host.as_str(), *port)
         }
         _ => return None,
     };
-    let target = tokio::net::lookup_host((host, port)).await.ok()?.next()?;
+    let target = tokio::net::lookup_host((host, port))
+        .await
+        .ok()?
+        .find(|target| target.is_ipv4() || !v4_only)?;
     let unspecified: IpAddr = match target {
         SocketAddr::V4(_) => [0, 0, 0, 0].into(),
         SocketAddr::V6(_) => [0u16; 8].into(),
@@ -85,7 +100,8 @@ mod tests {
             Reach::new(None, "https", every),
             Reach::Route {
                 scheme: "https",
-                port: 9980
+                port: 9980,
+                v4_only: true,
             }
         );
         assert_eq!(
@@ -107,5 +123,17 @@ mod tests {
         assert_eq!(url.as_deref(), Some("http://[::1]:9980"));
         let unix = ConnectionAddr::Unix("/run/redis.sock".into());
         assert_eq!(Reach::new(None, "http", every).resolve(&unix).await, None);
+    }
+
+    #[tokio::test]
+    async fn listening_on_ipv4_only_never_registers_an_ipv6_address() {
+        let every_v4: SocketAddr = "0.0.0.0:9980".parse().unwrap();
+        let v6 = ConnectionAddr::Tcp("::1".into(), 6379);
+        assert_eq!(Reach::new(None, "http", every_v4).resolve(&v6).await, None);
+        // A name with both kinds of address gives its IPv4 one (where `localhost` has ::1
+        // too; everywhere, it gives no IPv6 one).
+        let named = ConnectionAddr::Tcp("localhost".into(), 6379);
+        let url = Reach::new(None, "http", every_v4).resolve(&named).await;
+        assert_eq!(url.as_deref(), Some("http://127.0.0.1:9980"));
     }
 }
