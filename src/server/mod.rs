@@ -36,6 +36,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
+use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -73,60 +74,15 @@ pub async fn run(
     let tls = tls::Tls::from_config(&config, addr)?;
     // Leptos spawns its rendering tasks through this; a second `run` in one process finds it set.
     let _ = any_spawner::Executor::init_tokio();
-    // engineioxide's `max_payload` bounds long-polling bodies only; the WebSocket limits are
-    // separate settings, set to the same number so the limit holds on either transport.
-    let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
     let metrics = match config.metrics_addr {
         Some(_) => metrics::Metrics::enabled()?,
         None => metrics::Metrics::default(),
     };
-    let (cluster, starter) = match &config.redis_url {
-        Some(url) => {
-            let node_timeout = Duration::from_secs(config.node_timeout);
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            let reach = cluster::Reach::new(config.instance_url.clone(), scheme, addr);
-            let (cluster, starter) = cluster::Cluster::connect(
-                url,
-                &config.redis_prefix,
-                node_timeout,
-                reach,
-                metrics.clone(),
-            )
-            .await?;
-            (Some(cluster), Some(starter))
-        }
-        None => (None, None),
-    };
-    let webhooks = match &config.webhook_url {
-        Some(url) => Some(webhooks::Webhooks::start(webhooks::WebhookConfig {
-            url: url.clone(),
-            secret: config.webhook_secret.clone(),
-            queue: config.webhook_queue as usize,
-            timeout: Duration::from_secs(config.webhook_timeout),
-            attempts: config.webhook_attempts,
-        })?),
-        None => None,
-    };
-    let hub = Hub::new(&config, cluster, webhooks, metrics.clone());
-    if config.event_queue.is_some() {
-        warn!("--event-queue no longer has an effect: events are handled as they arrive");
-    }
-    if ice::IceConfig::new(&config).turn_without_secret() {
-        warn!("--turn-urls is set without --turn-secret: TURN servers will not be offered");
-    }
-    let (socketio_layer, io) = SocketIo::builder()
-        .max_payload(config.max_payload)
-        .ws_max_message_size(ws_limit)
-        .ws_max_frame_size(ws_limit)
-        .max_buffer_size(config.send_buffer)
-        .ws_read_buffer_size(WS_READ_BUFFER)
-        .with_state(hub.clone())
-        .with_adapter::<RoomAdapter>(hub.clone())
-        .build_layer();
+    let (hub, starter) = hub(&config, addr, tls.is_some(), &metrics).await?;
+    let (socketio_layer, io) = socket_io(&config, &hub);
     Hub::attach(&io);
     hub.start_cluster(&io, starter).await?;
 
-    let options = leptos_options(&config, addr);
     let gate = socketio_gate::Gate {
         origins: security::AllowedOrigins::new(&config.allowed_origins),
         drain: draining::Drain::new(),
@@ -144,7 +100,7 @@ pub async fn run(
         None => api::off(),
     };
     let app = router(
-        options,
+        leptos_options(&config, addr),
         config.list_directories,
         hub.clone(),
         config.api_key.is_some(),
@@ -167,9 +123,113 @@ pub async fn run(
     };
     info!(%addr, scheme, site_root = %config.site_root.display(), "signalroom listening");
 
-    // Graceful: on `shutdown`, stop accepting, send every client a disconnect, let in-flight
-    // requests finish; but never wait longer than the configured grace period for them.
+    let grace = Duration::from_secs(config.shutdown_timeout);
+    let stop = stop(hub, io, drain);
+    serve(listener, app, tls, metrics, (shutdown, stop), grace).await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// The signaling hub over what `config` turns on: the cluster (connected to Redis, not yet
+/// started: the returned starter does that once Socket.IO is attached), webhooks and metrics.
+/// `https`: whether this instance serves TLS, for the URL it registers.
+async fn hub(
+    config: &Config,
+    addr: SocketAddr,
+    https: bool,
+    metrics: &metrics::Metrics,
+) -> anyhow::Result<(Hub, Option<cluster::Starter>)> {
+    let (cluster, starter) = match &config.redis_url {
+        Some(url) => {
+            let scheme = if https { "https" } else { "http" };
+            let (cluster, starter) = cluster::Cluster::connect(
+                url,
+                &config.redis_prefix,
+                Duration::from_secs(config.node_timeout),
+                cluster::Reach::new(config.instance_url.clone(), scheme, addr),
+                metrics.clone(),
+            )
+            .await?;
+            (Some(cluster), Some(starter))
+        }
+        None => (None, None),
+    };
+    let webhooks = match &config.webhook_url {
+        Some(url) => Some(webhooks::Webhooks::start(webhooks::WebhookConfig {
+            url: url.clone(),
+            secret: config.webhook_secret.clone(),
+            queue: config.webhook_queue as usize,
+            timeout: Duration::from_secs(config.webhook_timeout),
+            attempts: config.webhook_attempts,
+        })?),
+        None => None,
+    };
+    if config.event_queue.is_some() {
+        warn!("--event-queue no longer has an effect: events are handled as they arrive");
+    }
+    if ice::IceConfig::new(config).turn_without_secret() {
+        warn!("--turn-urls is set without --turn-secret: TURN servers will not be offered");
+    }
+    let hub = Hub::new(config, cluster, webhooks, metrics.clone());
+    Ok((hub, starter))
+}
+
+/// Socket.IO with signalroom's room adapter, its state the hub, and the limits of `config`.
+fn socket_io(config: &Config, hub: &Hub) -> (SocketIoLayer<RoomAdapter>, SocketIo<RoomAdapter>) {
+    // engineioxide's `max_payload` bounds long-polling bodies only; the WebSocket limits are
+    // separate settings, set to the same number so the limit holds on either transport.
+    let ws_limit = usize::try_from(config.max_payload).unwrap_or(usize::MAX);
+    SocketIo::builder()
+        .max_payload(config.max_payload)
+        .ws_max_message_size(ws_limit)
+        .ws_max_frame_size(ws_limit)
+        .max_buffer_size(config.send_buffer)
+        .ws_read_buffer_size(WS_READ_BUFFER)
+        .with_state(hub.clone())
+        .with_adapter::<RoomAdapter>(hub.clone())
+        .build_layer()
+}
+
+/// What shutting down does, in order, once asked to.
+async fn stop(hub: Hub, io: SocketIo<RoomAdapter>, drain: draining::Drain) {
+    info!("shutting down: disconnecting clients");
+    hub.stop();
+    if let Some(cluster) = hub.cluster() {
+        // The other instances tell their members at once, rather than after the heartbeat
+        // expires.
+        cluster.depart(DEPART_TIMEOUT).await;
+    }
+    // Each client gets `closing(shutdown)`, which tells it it may connect again (socket.io
+    // clients do not after a server's disconnect), then the Socket.IO disconnect that ends the
+    // session (they report "io server disconnect"). Closing the engine then ends the
+    // transports.
+    signaling::close_all(&io, CloseCode::Shutdown).await;
+    drain.finish();
+    io.close().await;
+}
+
+/// Serves `app` on `listener` (over TLS if `tls`). Once `shutdown` resolves it stops accepting
+/// and runs `stop`, lets in-flight requests finish, but waits no longer than `grace` for them.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<tls::Tls>,
+    metrics: metrics::Metrics,
+    (shutdown, stop): (
+        impl Future<Output = ()> + Send + 'static,
+        impl Future<Output = ()> + Send + 'static,
+    ),
+    grace: Duration,
+) -> std::io::Result<()> {
     let stopping = Arc::new(Notify::new());
+    let stop = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.notify_one();
+            stop.await;
+        }
+    };
     // Small real-time frames must not wait for Nagle's algorithm to coalesce them with the next
     // ones: with delayed ACKs on the other side that costs up to 40 ms per message.
     let listener = listener.tap_io(|tcp| {
@@ -179,49 +239,26 @@ pub async fn run(
     });
     let listener = metered::MeteredListener::new(listener, metrics);
     let app = app.into_make_service();
-    let shutdown = {
-        let stopping = stopping.clone();
-        async move {
-            shutdown.await;
-            stopping.notify_one();
-            info!("shutting down: disconnecting clients");
-            hub.stop();
-            if let Some(cluster) = hub.cluster() {
-                // The other instances tell their members at once, rather than after the
-                // heartbeat expires.
-                cluster.depart(DEPART_TIMEOUT).await;
-            }
-            // Each client gets `closing(shutdown)`, which tells it it may connect again
-            // (socket.io clients do not after a server's disconnect), then the Socket.IO
-            // disconnect that ends the session (they report "io server disconnect"). Closing
-            // the engine then ends the transports.
-            signaling::close_all(&io, CloseCode::Shutdown).await;
-            drain.finish();
-            io.close().await;
-        }
-    };
     // TLS sits above the byte counts, so they count what crosses the socket.
     let server: BoxFuture<std::io::Result<()>> = match &tls {
         Some(tls) => Box::pin(
             axum::serve(tls.listener(listener), app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(stop)
                 .into_future(),
         ),
         None => Box::pin(
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(stop)
                 .into_future(),
         ),
     };
-    let grace = Duration::from_secs(config.shutdown_timeout);
     tokio::select! {
-        served = server => served?,
+        served = server => served,
         () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
-            warn!(seconds = config.shutdown_timeout, "shutdown grace period over; dropping remaining connections");
+            warn!(seconds = grace.as_secs(), "shutdown grace period over; dropping remaining connections");
+            Ok(())
         }
     }
-    info!("stopped");
-    Ok(())
 }
 
 /// Serves `GET /metrics` on `addr`, a listener of its own, for the process's life.
