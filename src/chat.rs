@@ -22,6 +22,147 @@ pub enum Phase {
     Leaving,
 }
 
+/// What the chat shows and remembers: reactive handles, cheap to copy into each callback.
+#[derive(Clone, Copy)]
+struct ChatState {
+    phase: RwSignal<Phase>,
+    output: RwSignal<String>,
+    status: RwSignal<String>,
+    socket: BrowserOnly<Connection>,
+    /// The last join asked for: asked again if the connection comes back as a new session.
+    last_join: StoredValue<Option<ClientEvent>>,
+}
+
+impl ChatState {
+    /// What a socket event does to the chat: its output, its phase and its status line.
+    fn on_event(self, event: SocketEvent) {
+        let Self {
+            phase,
+            output,
+            status,
+            socket,
+            last_join,
+        } = self;
+        let event = match event {
+            SocketEvent::Event(event) => event,
+            SocketEvent::Connected { .. } => return, // `connect` queued the join.
+            // A dropped connection coming back (see `client::connection`).
+            SocketEvent::Reconnecting { attempt } => {
+                return status.set(if attempt == 1 {
+                    "Reconnecting…".to_owned()
+                } else {
+                    format!("Reconnecting… (attempt {attempt})")
+                })
+            }
+            SocketEvent::Closed { reason } => {
+                if phase.get_untracked() != Phase::Idle {
+                    status.set(format!("Disconnected: {reason}"));
+                }
+                return phase.set(Phase::Idle);
+            }
+        };
+        match event {
+            ServerEvent::Joined { room, id } => {
+                if let Ok(room) = RoomName::parse(&room) {
+                    status.set(format!("Joined room {room} as {id}"));
+                    phase.set(Phase::Joined { room });
+                }
+            }
+            ServerEvent::Leaved { room, .. } => {
+                // A removal said why already; a leave the user asked for says so here.
+                if phase.get_untracked() == Phase::Leaving {
+                    status.set(format!("Left room {room}"));
+                }
+                phase.set(Phase::Idle);
+                socket.with(Connection::close);
+            }
+            ServerEvent::Message { data, .. } => {
+                let line = match data {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                output.update(|out| {
+                    out.push_str(&line);
+                    out.push('\n');
+                });
+            }
+            ServerEvent::Refused(refusal) => {
+                status.set(format!("Refused {}: {}", refusal.event, refusal.message));
+                if phase.get_untracked() == Phase::Joining {
+                    phase.set(Phase::Idle);
+                    socket.with(Connection::close);
+                }
+            }
+            ServerEvent::Full { room, .. } => {
+                status.set(format!("Room {room} is full"));
+                phase.set(Phase::Idle);
+                socket.with(Connection::close);
+            }
+            ServerEvent::Resumed(_) => {
+                if let Phase::Joined { room } = phase.get_untracked() {
+                    status.set(format!("Reconnected: back in room {room}"));
+                }
+            }
+            ServerEvent::ResumeFailed(failure) => {
+                // A new session: the old peer left the room, so this one joins again.
+                status.set(format!(
+                    "Reconnected as someone new ({}): joining again",
+                    failure.message
+                ));
+                if matches!(phase.get_untracked(), Phase::Joined { .. }) {
+                    phase.set(Phase::Joining);
+                    if let Some(join) = last_join.get_value() {
+                        socket.with(|s| s.emit(&join));
+                    }
+                }
+            }
+            // The server is going away; the connection comes back by itself (see
+            // `client::connection`) and the room is joined again.
+            ServerEvent::Closing(closing) if closing.code == CloseCode::Shutdown => {
+                status.set("The server is shutting down: reconnecting…".to_owned())
+            }
+            ServerEvent::Closing(closing) => {
+                // The disconnect follows; leaving the phase idle keeps this reason on screen.
+                status.set(format!("Disconnected by the server: {}", closing.message));
+                phase.set(Phase::Idle);
+            }
+            event @ (ServerEvent::Bye { .. }
+            | ServerEvent::OtherJoin { .. }
+            | ServerEvent::Removed { .. }
+            | ServerEvent::Locked { .. }
+            | ServerEvent::Away { .. }
+            | ServerEvent::Back { .. }) => status.set(notice(&event).unwrap_or_default()),
+            // Call signaling and the resume token: the chat has no use for them.
+            ServerEvent::Roster { .. }
+            | ServerEvent::Signal { .. }
+            | ServerEvent::IceServers(_)
+            | ServerEvent::Resumable(_) => {}
+        }
+    }
+}
+
+/// The status line for a room event that changes nothing else on the chat's side (someone
+/// came, left, went away or came back; a removal; a lock); `None` for any other event.
+fn notice(event: &ServerEvent) -> Option<String> {
+    Some(match event {
+        ServerEvent::Bye { id, .. } => format!("{id} left the room"),
+        ServerEvent::OtherJoin { name, .. } => format!("{name} joined the room"),
+        ServerEvent::Removed { room, reason } => {
+            format!("Removed from room {room}: {}", reason.message)
+        }
+        ServerEvent::Locked { room, locked: true } => {
+            format!("Room {room} is locked: no one new can join")
+        }
+        ServerEvent::Locked {
+            room,
+            locked: false,
+        } => format!("Room {room} is unlocked"),
+        ServerEvent::Away { id, .. } => format!("{id} is reconnecting…"),
+        ServerEvent::Back { id, .. } => format!("{id} is back"),
+        _ => return None,
+    })
+}
+
 #[component]
 pub fn Chat() -> impl IntoView {
     let phase = RwSignal::new(Phase::Idle);
@@ -29,7 +170,6 @@ pub fn Chat() -> impl IntoView {
     let status = RwSignal::new(String::new());
     let hydrated = RwSignal::new(false);
     let socket = BrowserOnly::<Connection>::default();
-    // The last join asked for: asked again if the connection comes back as a new session.
     let last_join = StoredValue::new(None::<ClientEvent>);
     let (username, room_input, seats, input, output_area) = (
         NodeRef::<html::Input>::new(),
@@ -83,111 +223,13 @@ pub fn Chat() -> impl IntoView {
         });
     });
 
-    let on_chat_event = move |event: SocketEvent| match event {
-        SocketEvent::Connected { .. } => {} // `connect` queued the join; see below.
-        SocketEvent::Event(ServerEvent::Joined { room, id }) => {
-            if let Ok(room) = RoomName::parse(&room) {
-                status.set(format!("Joined room {room} as {id}"));
-                phase.set(Phase::Joined { room });
-            }
-        }
-        SocketEvent::Event(ServerEvent::Leaved { room, .. }) => {
-            // A removal said why already; a leave the user asked for says so here.
-            if phase.get_untracked() == Phase::Leaving {
-                status.set(format!("Left room {room}"));
-            }
-            phase.set(Phase::Idle);
-            socket.with(Connection::close);
-        }
-        SocketEvent::Event(ServerEvent::Bye { id, .. }) => {
-            status.set(format!("{id} left the room"))
-        }
-        SocketEvent::Event(ServerEvent::Message { data, .. }) => {
-            let line = match data {
-                Value::String(text) => text,
-                other => other.to_string(),
-            };
-            output.update(|out| {
-                out.push_str(&line);
-                out.push('\n');
-            });
-        }
-        SocketEvent::Event(ServerEvent::Refused(refusal)) => {
-            status.set(format!("Refused {}: {}", refusal.event, refusal.message));
-            if phase.get_untracked() == Phase::Joining {
-                phase.set(Phase::Idle);
-                socket.with(Connection::close);
-            }
-        }
-        SocketEvent::Event(ServerEvent::OtherJoin { name, .. }) => {
-            status.set(format!("{name} joined the room"))
-        }
-        SocketEvent::Event(ServerEvent::Full { room, .. }) => {
-            status.set(format!("Room {room} is full"));
-            phase.set(Phase::Idle);
-            socket.with(Connection::close);
-        }
-        SocketEvent::Event(ServerEvent::Removed { room, reason }) => {
-            status.set(format!("Removed from room {room}: {}", reason.message))
-        }
-        SocketEvent::Event(ServerEvent::Locked { room, locked }) => status.set(if locked {
-            format!("Room {room} is locked: no one new can join")
-        } else {
-            format!("Room {room} is unlocked")
-        }),
-        // Call signaling; the chat has no use for it.
-        SocketEvent::Event(
-            ServerEvent::Roster { .. } | ServerEvent::Signal { .. } | ServerEvent::IceServers(_),
-        ) => {}
-        // A dropped connection coming back (see `client::connection`).
-        SocketEvent::Reconnecting { attempt } => status.set(if attempt == 1 {
-            "Reconnecting…".to_owned()
-        } else {
-            format!("Reconnecting… (attempt {attempt})")
-        }),
-        SocketEvent::Event(ServerEvent::Resumed(_)) => {
-            if let Phase::Joined { room } = phase.get_untracked() {
-                status.set(format!("Reconnected: back in room {room}"));
-            }
-        }
-        SocketEvent::Event(ServerEvent::ResumeFailed(failure)) => {
-            // A new session: the old peer left the room, so this one joins again.
-            status.set(format!(
-                "Reconnected as someone new ({}): joining again",
-                failure.message
-            ));
-            if matches!(phase.get_untracked(), Phase::Joined { .. }) {
-                phase.set(Phase::Joining);
-                if let Some(join) = last_join.get_value() {
-                    socket.with(|s| s.emit(&join));
-                }
-            }
-        }
-        SocketEvent::Event(ServerEvent::Away { id, .. }) => {
-            status.set(format!("{id} is reconnecting…"))
-        }
-        SocketEvent::Event(ServerEvent::Back { id, .. }) => status.set(format!("{id} is back")),
-        SocketEvent::Event(ServerEvent::Resumable(_)) => {}
-        // The server is going away; the connection comes back by itself (see
-        // `client::connection`) and the room is joined again.
-        SocketEvent::Event(ServerEvent::Closing(closing))
-            if closing.code == CloseCode::Shutdown =>
-        {
-            status.set("The server is shutting down: reconnecting…".to_owned())
-        }
-        SocketEvent::Event(ServerEvent::Closing(closing)) => {
-            // The disconnect follows; leaving the phase idle keeps this reason on screen.
-            status.set(format!("Disconnected by the server: {}", closing.message));
-            phase.set(Phase::Idle);
-        }
-        SocketEvent::Closed { reason } => {
-            if phase.get_untracked() != Phase::Idle {
-                status.set(format!("Disconnected: {reason}"));
-            }
-            phase.set(Phase::Idle);
-        }
+    let chat = ChatState {
+        phase,
+        output,
+        status,
+        socket,
+        last_join,
     };
-
     let on_socket_event = move |event: SocketEvent| {
         match &event {
             SocketEvent::Event(server_event) => {
@@ -200,7 +242,7 @@ pub fn Chat() -> impl IntoView {
             }
             SocketEvent::Connected { .. } | SocketEvent::Reconnecting { .. } => {}
         }
-        on_chat_event(event)
+        chat.on_event(event)
     };
     let connect = move |_| {
         if phase.get_untracked() != Phase::Idle {
@@ -316,5 +358,73 @@ pub fn Chat() -> impl IntoView {
             </Show>
             <CallPanel session=call view=call_view joined=Signal::derive(joined)/>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Removal, RemovalCode};
+
+    #[test]
+    fn room_notices_name_who_and_what() {
+        let (room, id) = ("r1".to_owned(), "p1".to_owned());
+        let line = |event| notice(&event).expect("a notice");
+        assert_eq!(
+            line(ServerEvent::Bye {
+                room: room.clone(),
+                id: id.clone()
+            }),
+            "p1 left the room"
+        );
+        assert_eq!(
+            line(ServerEvent::OtherJoin {
+                room: room.clone(),
+                id: id.clone(),
+                name: "Ada".into()
+            }),
+            "Ada joined the room"
+        );
+        assert_eq!(
+            line(ServerEvent::Away {
+                room: room.clone(),
+                id: id.clone()
+            }),
+            "p1 is reconnecting…"
+        );
+        assert_eq!(
+            line(ServerEvent::Locked {
+                room: room.clone(),
+                locked: true
+            }),
+            "Room r1 is locked: no one new can join"
+        );
+        assert_eq!(
+            line(ServerEvent::Locked {
+                room: room.clone(),
+                locked: false
+            }),
+            "Room r1 is unlocked"
+        );
+        let removed = line(ServerEvent::Removed {
+            room,
+            reason: Removal::new(RemovalCode::Kicked),
+        });
+        assert!(removed.starts_with("Removed from room r1: "), "{removed}");
+    }
+
+    #[test]
+    fn events_that_change_more_than_the_status_line_are_not_notices() {
+        let joined = ServerEvent::Joined {
+            room: "r1".into(),
+            id: "p1".into(),
+        };
+        let message = ServerEvent::Message {
+            room: "r1".into(),
+            from: "p1".into(),
+            data: Value::String("hi".into()),
+        };
+        assert_eq!(notice(&joined), None);
+        assert_eq!(notice(&message), None);
     }
 }
