@@ -43,8 +43,10 @@ export const test = base.extend<{ open: (opts?: OpenOptions) => Promise<Page> }>
   },
 });
 
+// Unique across the parallel workers too (each is a process with its own `seq`), which share
+// the servers.
 let seq = 0;
-export const freshRoom = () => `e2e-${Date.now()}-${seq++}`;
+export const freshRoom = () => `e2e-${Date.now()}-${process.pid}-${seq++}`;
 
 export async function join(page: Page) {
   await page.click('#connect');
