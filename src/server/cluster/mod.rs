@@ -269,10 +269,17 @@ impl Cluster {
             .map_err(|_| unreachable("timed out".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
         let instance_url = reach.resolve(&redis_addr).await;
+        if let Err(why) = &instance_url {
+            warn!(
+                redis = %addr, %why,
+                "no address found for the other instances to reach this one at, so a client \
+                 resumes only on the instance it began on (set --instance-url)"
+            );
+        }
         let (ops_tx, ops) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             node: NodeId::random(),
-            url: instance_url,
+            url: instance_url.ok(),
             keys: Keys::new(prefix),
             node_timeout,
             ops: ops_tx,
@@ -288,11 +295,7 @@ impl Cluster {
             .map_err(|e| unreachable(e.to_string()))?;
         match &shared.url {
             Some(url) => info!(redis = %addr, node = %shared.node, %url, "connected to Redis"),
-            None => warn!(
-                redis = %addr, node = %shared.node,
-                "connected to Redis; no address found for the other instances to reach this one \
-                 at, so a client resumes only on the instance it began on (set --instance-url)"
-            ),
+            None => info!(redis = %addr, node = %shared.node, "connected to Redis"),
         }
         Ok((Self(shared), Starter { conn, ops, inbound }))
     }

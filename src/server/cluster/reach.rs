@@ -42,46 +42,68 @@ impl Reach {
         }
     }
 
-    /// The URL the others use, given the address of Redis; `None` if no route to it is found
-    /// (Redis on a Unix socket, no route, or only over IPv6 from `0.0.0.0`), and then a
-    /// session resumes only here.
-    pub(super) async fn resolve(self, redis: &ConnectionAddr) -> Option<String> {
+    /// The URL the others use, given the address of Redis, or why none was found (and then a
+    /// session resumes only here).
+    pub(super) async fn resolve(self, redis: &ConnectionAddr) -> Result<String, NoRoute> {
         match self {
-            Self::Url(url) => Some(url),
+            Self::Url(url) => Ok(url),
             Self::Route {
                 scheme,
                 port,
                 v4_only,
             } => {
                 let ip = local_ip_toward(redis, v4_only).await?;
-                Some(format!("{scheme}://{}", SocketAddr::new(ip, port)))
+                Ok(format!("{scheme}://{}", SocketAddr::new(ip, port)))
             }
         }
     }
 }
 
+/// Why an instance on every address found no URL for the others to reach it at.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoRoute {
+    #[error("Redis is on a Unix socket, so its route says nothing about this machine's network")]
+    UnixSocket,
+    #[error("Redis's address could not be resolved: {0}")]
+    Unresolved(String),
+    #[error(
+        "Redis has no IPv4 address, and an instance on 0.0.0.0 takes no IPv6 connections \
+         (listen on [::] to take both)"
+    )]
+    NoIpv4,
+    #[error("no route to Redis: {0}")]
+    Unroutable(String),
+}
+
 /// The local address this machine sends from to reach `redis` (over IPv4 if `v4_only`: an
 /// IPv6 address would name one this instance does not listen on). A connected UDP socket picks
 /// its route without sending anything.
-async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Option<IpAddr> {
+async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Result<IpAddr, NoRoute> {
     let (host, port) = match redis {
         ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
             (host.as_str(), *port)
         }
-        _ => return None,
+        _ => return Err(NoRoute::UnixSocket),
     };
     let target = tokio::net::lookup_host((host, port))
         .await
-        .ok()?
-        .find(|target| target.is_ipv4() || !v4_only)?;
+        .map_err(|err| NoRoute::Unresolved(err.to_string()))?
+        .find(|target| target.is_ipv4() || !v4_only)
+        .ok_or(NoRoute::NoIpv4)?;
     let unspecified: IpAddr = match target {
         SocketAddr::V4(_) => [0, 0, 0, 0].into(),
         SocketAddr::V6(_) => [0u16; 8].into(),
     };
-    let socket = UdpSocket::bind((unspecified, 0)).await.ok()?;
-    socket.connect(target).await.ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_unspecified()).then_some(ip)
+    let no_route = |err: std::io::Error| NoRoute::Unroutable(err.to_string());
+    let socket = UdpSocket::bind((unspecified, 0)).await.map_err(no_route)?;
+    socket.connect(target).await.map_err(no_route)?;
+    let ip = socket.local_addr().map_err(no_route)?.ip();
+    if ip.is_unspecified() {
+        return Err(NoRoute::Unroutable(format!(
+            "no local address toward {target}"
+        )));
+    }
+    Ok(ip)
 }
 
 #[cfg(test)]
@@ -115,25 +137,27 @@ mod tests {
         let every: SocketAddr = "0.0.0.0:9980".parse().unwrap();
         let redis = ConnectionAddr::Tcp("127.0.0.1".into(), 6379);
         let url = Reach::new(None, "http", every).resolve(&redis).await;
-        assert_eq!(url.as_deref(), Some("http://127.0.0.1:9980"));
+        assert_eq!(url.as_deref(), Ok("http://127.0.0.1:9980"));
         let v6 = ConnectionAddr::Tcp("::1".into(), 6379);
         let url = Reach::new(None, "http", "[::]:9980".parse().unwrap())
             .resolve(&v6)
             .await;
-        assert_eq!(url.as_deref(), Some("http://[::1]:9980"));
+        assert_eq!(url.as_deref(), Ok("http://[::1]:9980"));
         let unix = ConnectionAddr::Unix("/run/redis.sock".into());
-        assert_eq!(Reach::new(None, "http", every).resolve(&unix).await, None);
+        let url = Reach::new(None, "http", every).resolve(&unix).await;
+        assert_eq!(url, Err(NoRoute::UnixSocket));
     }
 
     #[tokio::test]
     async fn listening_on_ipv4_only_never_registers_an_ipv6_address() {
         let every_v4: SocketAddr = "0.0.0.0:9980".parse().unwrap();
         let v6 = ConnectionAddr::Tcp("::1".into(), 6379);
-        assert_eq!(Reach::new(None, "http", every_v4).resolve(&v6).await, None);
+        let url = Reach::new(None, "http", every_v4).resolve(&v6).await;
+        assert_eq!(url, Err(NoRoute::NoIpv4));
         // A name with both kinds of address gives its IPv4 one (where `localhost` has ::1
         // too; everywhere, it gives no IPv6 one).
         let named = ConnectionAddr::Tcp("localhost".into(), 6379);
         let url = Reach::new(None, "http", every_v4).resolve(&named).await;
-        assert_eq!(url.as_deref(), Some("http://127.0.0.1:9980"));
+        assert_eq!(url.as_deref(), Ok("http://127.0.0.1:9980"));
     }
 }
