@@ -2,7 +2,9 @@
 //! when its WebSocket drops, reconnects with backoff and resumes as the same peer within the
 //! server's grace period (see [`crate::protocol::ResumeAsk`]); when the browser says it is
 //! online again, it tries at once rather than at the end of its wait, and its waits start over
-//! from the shortest (an attempt begun just before may still fail). What it missed arrives in
+//! from the shortest (an attempt begun just before may still fail). When the browser says it
+//! is offline, the WebSocket is given up at once: a closing handshake cannot be trusted to end
+//! while offline, and the page should say it is reconnecting now. What it missed arrives in
 //! order before anything new, so the page sees each event once. A server that says it is
 //! shutting down (`closing` `shutdown`) is reconnected to the same way, for as long as the
 //! grace period: another instance, or the same one restarted, takes the page back as a new
@@ -38,15 +40,20 @@ struct Inner {
     /// The last position received, across the session's sockets.
     last_seq: Rc<Cell<u64>>,
     state: RefCell<State>,
-    /// The window's `online` listener, removed when the connection goes.
-    online: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// The window's `online` and `offline` listeners, removed when the connection goes.
+    network: RefCell<Vec<(&'static str, Listener)>>,
 }
+
+type Listener = Closure<dyn FnMut()>;
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let (Some(window), Some(listener)) = (web_sys::window(), self.online.take()) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        for (event, listener) in self.network.take() {
             let _ = window
-                .remove_event_listener_with_callback("online", listener.as_ref().unchecked_ref());
+                .remove_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
         }
     }
 }
@@ -86,10 +93,10 @@ impl Connection {
             handler: Rc::new(on_event),
             last_seq: Rc::default(),
             state: RefCell::default(),
-            online: RefCell::default(),
+            network: RefCell::default(),
         }));
         connection.connect(ResumeAsk::Enable)?;
-        connection.retry_when_online();
+        connection.follow_the_network();
         Ok(connection)
     }
 
@@ -267,20 +274,40 @@ impl Connection {
         }
     }
 
-    /// A network that comes back is the moment to reconnect, not the end of the backoff.
-    fn retry_when_online(&self) {
+    /// What the browser knows of its network: coming back is the moment to reconnect, not the
+    /// end of the backoff; going away is a drop now, not when a ping goes unanswered.
+    fn follow_the_network(&self) {
         let Some(window) = web_sys::window() else {
             return;
         };
-        let weak = Rc::downgrade(&self.0);
-        let listener = Closure::<dyn FnMut()>::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                Connection(inner).retry(None);
+        let on = |event: &'static str, act: fn(&Connection)| {
+            let weak = Rc::downgrade(&self.0);
+            let listener = Listener::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    act(&Connection(inner));
+                }
+            });
+            let _ =
+                window.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+            self.0.network.borrow_mut().push((event, listener));
+        };
+        on("online", |connection| connection.retry(None));
+        on("offline", Connection::offline);
+    }
+
+    /// The browser is offline: a resumable session that is up gives its WebSocket up and
+    /// reconnects as after any drop (its attempts fail until the browser is online again). One
+    /// that cannot be resumed keeps its socket, which may yet work.
+    fn offline(&self) {
+        {
+            let state = self.0.state.borrow();
+            let up = state.resume.is_some() && state.dropped_at.is_none() && !state.closed;
+            match &state.socket {
+                Some(socket) if up => socket.abandon(),
+                _ => return,
             }
-        });
-        let _ =
-            window.add_event_listener_with_callback("online", listener.as_ref().unchecked_ref());
-        *self.0.online.borrow_mut() = Some(listener);
+        }
+        self.dropped("the browser is offline".into());
     }
 
     /// Sends what the page sent while reconnecting, in order, now that the session is back.

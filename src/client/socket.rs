@@ -142,6 +142,13 @@ impl Socket {
             && self.ws.send_with_str(&frame::encode_event(event)).is_ok()
     }
 
+    /// Gives the WebSocket up without ending the session, as a network that went away would:
+    /// the server holds the session for a resume, and no end is reported (the owner knows).
+    pub(super) fn abandon(&self) {
+        self.ended.set(true);
+        let _ = self.ws.close();
+    }
+
     /// Ends the session on purpose: the server is told (so its rooms hear `bye` at once, even a
     /// resumable one's), and no end is reported.
     pub(super) fn close(&self) {
