@@ -293,10 +293,8 @@ impl Cluster {
         conn.subscribe(shared.keys.node_channel(shared.node))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        match &shared.url {
-            Some(url) => info!(redis = %addr, node = %shared.node, %url, "connected to Redis"),
-            None => info!(redis = %addr, node = %shared.node, "connected to Redis"),
-        }
+        let url = shared.url.as_deref().unwrap_or("none (resumes stay local)");
+        info!(redis = %addr, node = %shared.node, url, "connected to Redis");
         Ok((Self(shared), Starter { conn, ops, inbound }))
     }
 

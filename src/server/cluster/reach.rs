@@ -85,11 +85,11 @@ async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Result<IpAddr
         }
         _ => return Err(NoRoute::UnixSocket),
     };
-    let target = tokio::net::lookup_host((host, port))
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|err| NoRoute::Unresolved(err.to_string()))?
-        .find(|target| target.is_ipv4() || !v4_only)
-        .ok_or(NoRoute::NoIpv4)?;
+        .collect();
+    let target = pick(host, &addresses, v4_only)?;
     let unspecified: IpAddr = match target {
         SocketAddr::V4(_) => [0, 0, 0, 0].into(),
         SocketAddr::V6(_) => [0u16; 8].into(),
@@ -104,6 +104,15 @@ async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Result<IpAddr
         )));
     }
     Ok(ip)
+}
+
+/// Which of `host`'s `addresses` to route toward: the first, or the first IPv4 one if `v4_only`.
+fn pick(host: &str, addresses: &[SocketAddr], v4_only: bool) -> Result<SocketAddr, NoRoute> {
+    match addresses.iter().find(|target| target.is_ipv4() || !v4_only) {
+        Some(target) => Ok(*target),
+        None if addresses.is_empty() => Err(NoRoute::Unresolved(format!("{host} has no address"))),
+        None => Err(NoRoute::NoIpv4),
+    }
 }
 
 #[cfg(test)]
@@ -154,10 +163,24 @@ mod tests {
         let v6 = ConnectionAddr::Tcp("::1".into(), 6379);
         let url = Reach::new(None, "http", every_v4).resolve(&v6).await;
         assert_eq!(url, Err(NoRoute::NoIpv4));
-        // A name with both kinds of address gives its IPv4 one (where `localhost` has ::1
-        // too; everywhere, it gives no IPv6 one).
-        let named = ConnectionAddr::Tcp("localhost".into(), 6379);
-        let url = Reach::new(None, "http", every_v4).resolve(&named).await;
-        assert_eq!(url.as_deref(), Ok("http://127.0.0.1:9980"));
+    }
+
+    #[test]
+    fn a_name_with_both_kinds_of_address_is_routed_as_the_listener_allows() {
+        let both: Vec<SocketAddr> = vec![
+            "[::1]:6379".parse().unwrap(),
+            "127.0.0.1:6379".parse().unwrap(),
+        ];
+        assert_eq!(pick("redis", &both, true), Ok(both[1]));
+        assert_eq!(pick("redis", &both, false), Ok(both[0]));
+        assert_eq!(pick("redis", &both[..1], true), Err(NoRoute::NoIpv4));
+        assert!(matches!(
+            pick("redis", &[], false),
+            Err(NoRoute::Unresolved(_))
+        ));
+        assert!(matches!(
+            pick("redis", &[], true),
+            Err(NoRoute::Unresolved(_))
+        ));
     }
 }
