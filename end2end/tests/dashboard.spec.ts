@@ -40,6 +40,10 @@ test('a page that joins shows on the dashboard within a second, and is kicked fr
   const left = admin.locator('#recent li[data-kind="left"]').filter({ hasText: room });
   await expect(left).toContainText('Dana');
   await expect(left).toContainText('kicked');
+  // Newest first: this room's lines, top to bottom.
+  const kinds = () =>
+    admin.locator('#recent li').filter({ hasText: room }).evaluateAll((items) => items.map((li) => li.getAttribute('data-kind')));
+  await expect.poll(kinds).toEqual(['left', 'joined']);
 
   // The tab keeps the key: a reload shows the dashboard without asking again.
   await admin.reload();
