@@ -40,7 +40,11 @@ server_bin=${SIGNALROOM_BIN:-target/release/signalroom}
 echo "== building (release)"
 . scripts/setup.sh
 scripts/build.sh >/dev/null
-cargo build --release --quiet --features ssr,loadgen --bin signalroom --bin loadgen
+# The generator builds in a target directory of its own: the crate's library is also a cdylib,
+# whose file name carries no feature hash, so building it here with other features than
+# cargo-leptos's would make the next scripts/build.sh link the server again (minutes).
+loadgen=target/loadgen/release/loadgen
+CARGO_TARGET_DIR=target/loadgen cargo build --release --quiet --features loadgen --bin loadgen
 echo "== the Node baseline's packages"
 (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -110,7 +114,7 @@ trap stop EXIT
 
 load() { # load KIND TAG SCENARIO ARGS...
   local kind=$1 tag=$2; shift 2
-  target/release/loadgen "${addrs[@]/#/--addr=}" "${pids[@]/#/--pid=}" --label "$kind" --tag "$tag" "$@" \
+  "$loadgen" "${addrs[@]/#/--addr=}" "${pids[@]/#/--pid=}" --label "$kind" --tag "$tag" "$@" \
     | tee -a "$results" | cut -c1-160
 }
 
@@ -151,7 +155,7 @@ under_callgrind() {
   fi
   callgrind_control -z "$pid" >/dev/null 2>&1
   local line
-  line=$(target/release/loadgen --addr=127.0.0.1:9990 --pid="$pid" --label "$label" --tag callgrind-load \
+  line=$("$loadgen" --addr=127.0.0.1:9990 --pid="$pid" --label "$label" --tag callgrind-load \
     fanout --rooms $rooms --members $members --size 100 --duration 10)
   callgrind_control -d "$pid" >/dev/null 2>&1
   [ -n "$scraper" ] && kill "$scraper" 2>/dev/null
@@ -188,7 +192,7 @@ if [ "$mode" = metrics ]; then
     echo "(no valgrind: the instruction counts are skipped)"
   fi
   echo
-  target/release/loadgen report "$results" | tee "$out/report.md"
+  "$loadgen" report "$results" | tee "$out/report.md"
   echo "results: $results"
   exit 0
 fi
@@ -224,7 +228,7 @@ if [[ $mode == cluster* ]]; then
     stop
   done
   echo
-  target/release/loadgen report "$results" | tee "$out/report.md"
+  "$loadgen" report "$results" | tee "$out/report.md"
   echo "results: $results"
   exit 0
 fi
@@ -301,5 +305,5 @@ svg=()
 chart=docs/benchmarks.svg
 [ -n "${SIGNALROOM_BIN:-}" ] && chart=$out/benchmarks.svg
 [ -n "$sweep" ] && svg=(--svg "$chart")
-target/release/loadgen report "$results" "${svg[@]}" | tee "$out/report.md"
+"$loadgen" report "$results" "${svg[@]}" | tee "$out/report.md"
 echo "results: $results"
