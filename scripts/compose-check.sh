@@ -85,8 +85,9 @@ fail() {
   local c
   for c in $(podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}}'); do
     echo "--- $c"
-    podman logs "$c" 2>&1 | grep -E ' (WARN|ERROR) ' | tail -20
-    podman logs --tail 15 "$c" 2>&1
+    # Each container's warnings and last lines; none is no reason to stop listing.
+    podman logs "$c" 2>&1 | grep -E ' (WARN|ERROR) ' | tail -20 || true
+    podman logs --tail 15 "$c" 2>&1 || true
   done
   exit 1
 }

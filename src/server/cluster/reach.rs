@@ -9,6 +9,7 @@
 //! host's resolver (musl asks every nameserver and takes the first answer, even "no such name").
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use redis::ConnectionAddr;
 use tokio::net::UdpSocket;
@@ -85,10 +86,7 @@ async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Result<IpAddr
         }
         _ => return Err(NoRoute::UnixSocket),
     };
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|err| NoRoute::Unresolved(err.to_string()))?
-        .collect();
+    let addresses = lookup(host, port).await?;
     let target = pick(host, &addresses, v4_only)?;
     let unspecified: IpAddr = match target {
         SocketAddr::V4(_) => [0, 0, 0, 0].into(),
@@ -104,6 +102,25 @@ async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Result<IpAddr
         )));
     }
     Ok(ip)
+}
+
+/// How often, and how far apart, a failed lookup of Redis's name is tried. A container's
+/// resolver can fail a name just after it starts (seen under podman-compose: "Name does not
+/// resolve" for `redis`, a moment after the Redis connection had resolved it), and one failure
+/// would leave the instance without a URL for its whole life.
+const LOOKUP_TRIES: u32 = 10;
+const LOOKUP_PAUSE: Duration = Duration::from_millis(300);
+
+async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, NoRoute> {
+    let mut tries = 1;
+    loop {
+        match tokio::net::lookup_host((host, port)).await {
+            Ok(found) => return Ok(found.collect()),
+            Err(err) if tries >= LOOKUP_TRIES => return Err(NoRoute::Unresolved(err.to_string())),
+            Err(_) => tries += 1,
+        }
+        tokio::time::sleep(LOOKUP_PAUSE).await;
+    }
 }
 
 /// Which of `host`'s `addresses` to route toward: the first, or the first IPv4 one if `v4_only`.
