@@ -299,14 +299,13 @@ impl Connection {
     /// reconnects as after any drop (its attempts fail until the browser is online again). One
     /// that cannot be resumed keeps its socket, which may yet work.
     fn offline(&self) {
-        {
-            let state = self.0.state.borrow();
-            let up = state.resume.is_some() && state.dropped_at.is_none() && !state.closed;
-            match &state.socket {
-                Some(socket) if up => socket.abandon(),
-                _ => return,
-            }
-        }
+        let state = self.0.state.borrow();
+        let up = state.resume.is_some() && state.dropped_at.is_none() && !state.closed;
+        let Some(socket) = state.socket.as_ref().filter(|_| up) else {
+            return;
+        };
+        socket.abandon();
+        drop(state);
         self.dropped("the browser is offline".into());
     }
 

@@ -152,11 +152,10 @@ impl Socket {
     /// Ends the session on purpose: the server is told (so its rooms hear `bye` at once, even a
     /// resumable one's), and no end is reported.
     pub(super) fn close(&self) {
-        self.ended.set(true);
         if self.ws.ready_state() == WebSocket::OPEN {
             send(&self.ws, frame::DISCONNECT);
         }
-        let _ = self.ws.close();
+        self.abandon();
     }
 }
 

@@ -104,10 +104,10 @@ async fn local_ip_toward(redis: &ConnectionAddr, v4_only: bool) -> Result<IpAddr
     Ok(ip)
 }
 
-/// How often, and how far apart, a failed lookup of Redis's name is tried. A container's
-/// resolver can fail a name just after it starts (seen under podman-compose: "Name does not
-/// resolve" for `redis`, a moment after the Redis connection had resolved it), and one failure
-/// would leave the instance without a URL for its whole life.
+/// How often, and how far apart, a failed lookup of Redis's name is tried. musl's race (see
+/// the module's doc) makes one lookup fail now and then where the next succeeds: seen under
+/// podman-compose as "Name does not resolve" for `redis`, a moment after the Redis connection
+/// had resolved it. One failure would leave the instance without a URL for its whole life.
 const LOOKUP_TRIES: u32 = 10;
 const LOOKUP_PAUSE: Duration = Duration::from_millis(300);
 
