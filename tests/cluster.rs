@@ -1,7 +1,8 @@
 //! Several signalroom instances on one real Redis (Debian's `redis-server`, started by each
 //! test on a port of its own): one room across instances in every respect (roster in join
 //! order with names, `otherjoin`, `message` in order, `bye`, `signal`, refusals, capacity under a
-//! join race, per-client limits), an instance killed or shut down, Redis restarted empty, a slow
+//! join race, per-client limits), an instance killed (and found dead sooner by a client's
+//! resume) or shut down, Redis restarted empty, a slow
 //! receiver on another instance, moderation (kicks, bans and locks hold on every instance), the
 //! server API answering for the whole cluster, each instance's webhooks, and the settings (prefix, password, unreachable
 //! Redis).
@@ -113,6 +114,25 @@ async fn names_until_quiet(client: &mut TestClient, quiet: Duration) -> Vec<Stri
         names.push(name);
     }
     names
+}
+
+/// The instances registered in `redis`, by their node names.
+async fn registered_nodes(redis: &RedisServer) -> Vec<String> {
+    redis::cmd("ZRANGE")
+        .arg("signalroom:nodes")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap()
+}
+
+/// The node name of the instance at `addr`, from its `/healthz`.
+async fn node_name(addr: std::net::SocketAddr) -> String {
+    health(addr).await["cluster"]["node"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -708,13 +728,14 @@ async fn capacity_is_exact_across_instances_under_a_join_race() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let keys = redis.keys("signalroom").await;
-        let instances = ["signalroom:nodes", "signalroom:urls"];
+        let instances = ["signalroom:nodes", "signalroom:timeouts", "signalroom:urls"];
         if keys
             == [
                 "signalroom:epoch",
                 instances[0],
                 "signalroom:seq",
                 instances[1],
+                instances[2],
             ]
         {
             break;
@@ -818,27 +839,116 @@ async fn a_killed_instances_members_leave_their_rooms_within_the_node_timeout() 
     let mut cy = TestClient::connect(&a).await;
     let (_, roster) = join_with(&mut cy, "call", json!("Cy")).await;
     assert_eq!(roster, json!([peer(&ada_id, "Ada")]));
-    let nodes: Vec<String> = redis::cmd("ZRANGE")
-        .arg("signalroom:nodes")
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut redis.connection().await)
-        .await
-        .unwrap();
-    let a_node = health(a.addr).await["cluster"]["node"]
+    let nodes = registered_nodes(&redis).await;
+    let a_node = node_name(a.addr).await;
+    assert_eq!(nodes, vec![a_node.clone()]);
+    // Nor is its URL offered for resuming through it any more, nor its timeout kept.
+    for hash in ["signalroom:urls", "signalroom:timeouts"] {
+        let instances: Vec<String> = redis::cmd("HKEYS")
+            .arg(hash)
+            .query_async(&mut redis.connection().await)
+            .await
+            .unwrap();
+        assert_eq!(instances, vec![a_node.clone()], "{hash}");
+    }
+    let keys = redis.keys("signalroom").await;
+    assert!(!keys.iter().any(|k| k.contains(&bob_id)), "{keys:?}");
+}
+
+/// A resumable member of the instance at `addr`, joined to `room`: its client, id and token.
+async fn resumable_member(addr: std::net::SocketAddr, room: &str) -> (RawClient, String, String) {
+    let mut client = RawClient::connect_with_auth(addr, &json!({"resume": true})).await;
+    let token = client.expect("resumable").await[0]["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(nodes, vec![a_node.clone()]);
-    // Nor is its URL offered for resuming through it any more.
-    let urls: Vec<String> = redis::cmd("HKEYS")
+    client.emit("join", &[json!(room)]).await;
+    client.expect("joined").await;
+    let id = client.id.clone();
+    (client, id, token)
+}
+
+/// Resumes with `token` at the instance at `addr`, which cannot: the answer's code.
+async fn resume_refused(addr: std::net::SocketAddr, token: &str) -> Value {
+    let auth = json!({"resume": {"token": token, "seq": 2}});
+    let mut client = RawClient::connect_with_auth(addr, &auth).await;
+    client.expect("resume_failed").await[0]["code"].clone()
+}
+
+/// A client of a killed instance that comes back through another one finds nothing listening
+/// there: its members then leave as soon as its heartbeat is late, well before it expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_found_dead_by_a_resume_leaves_before_its_heartbeat_expires() {
+    const TIMEOUT: u64 = 10;
+    let redis = RedisServer::start();
+    let a = start_server_with(Config {
+        node_timeout: TIMEOUT,
+        ..cluster_config(&redis)
+    })
+    .await;
+    let (mut b, b_addr) = binary_instance(&redis, TIMEOUT);
+    let (bob, bob_id, token) = resumable_member(b_addr, "call").await;
+    let mut ada = TestClient::connect(&a).await;
+    join_with(&mut ada, "call", json!("Ada")).await;
+
+    let killed = Instant::now();
+    b.0.kill().unwrap();
+    let _ = b.0.wait();
+    drop(bob);
+    // Its session died with B: Bob starts fresh on A, which tried B's port and was refused.
+    assert_eq!(resume_refused(a.addr, &token).await, json!("unknown"));
+    let (name, args) = ada
+        .try_next(Duration::from_secs(TIMEOUT))
+        .await
+        .expect("no bye before B's heartbeat expired")
+        .expect("Ada's connection ended");
+    let waited = killed.elapsed();
+    assert_eq!(
+        (name.as_str(), args),
+        ("bye", vec![json!("call"), json!(bob_id)])
+    );
+    // Late: two heartbeats (4 s) after B's last, at A's next heartbeat (every 2 s). Expired:
+    // 10 s after B's last, which was at most 2 s before the kill, so 8 s at the least.
+    assert!(waited < Duration::from_millis(7_500), "took {waited:?}");
+    let nodes = registered_nodes(&redis).await;
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+}
+
+/// A resume that finds nothing listening at a live instance's URL (here, a URL made wrong in
+/// Redis) suspects it, but a live instance's heartbeat is never late: it and its members stay.
+/// B beats less often than A (every 1.2 s, A every 0.4 s): late is by B's own beat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_instance_whose_url_refuses_is_not_taken_for_dead() {
+    let redis = RedisServer::start();
+    let (a, a_addr) = binary_instance(&redis, NODE_TIMEOUT);
+    let b = start_server_with(Config {
+        node_timeout: 3 * NODE_TIMEOUT,
+        ..cluster_config(&redis)
+    })
+    .await;
+    let b_node = node_name(b.addr).await;
+    let (bob, bob_id, token) = resumable_member(b.addr, "call").await;
+    let mut ada = TestClient::connect_to(a_addr, TransportType::Websocket).await;
+    join_with(&mut ada, "call", json!("Ada")).await;
+    // Nothing listens on port 1.
+    let _: () = redis::cmd("HSET")
         .arg("signalroom:urls")
+        .arg(&b_node)
+        .arg("http://127.0.0.1:1")
         .query_async(&mut redis.connection().await)
         .await
         .unwrap();
-    assert_eq!(urls, vec![a_node]);
-    let keys = redis.keys("signalroom").await;
-    assert!(!keys.iter().any(|k| k.contains(&bob_id)), "{keys:?}");
+
+    bob.kill();
+    assert_eq!(ada.expect("away").await, vec![json!("call"), json!(bob_id)]);
+    assert_eq!(resume_refused(a_addr, &token).await, json!("unknown"));
+    a.1.line_with("nothing listens at the issuing instance's address")
+        .await;
+    // Three node timeouts: B would have been taken for dead long before, were it late.
+    let events = names_until_quiet(&mut ada, Duration::from_secs(3 * NODE_TIMEOUT)).await;
+    assert!(events.is_empty(), "{events:?}");
+    let nodes = registered_nodes(&redis).await;
+    assert!(nodes.contains(&b_node), "{nodes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

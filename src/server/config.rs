@@ -163,7 +163,8 @@ pub struct Config {
 
     /// Seconds after which an instance that stopped renewing its heartbeat in Redis is taken for
     /// dead (killed, or cut off): its members leave their rooms on every other instance, which
-    /// tell the rooms `bye`. Heartbeats go every fifth of this; 2 to 3600.
+    /// tell the rooms `bye`. Heartbeats go every fifth of this; 2 to 3600. One found with
+    /// nothing listening by a client's resume is taken for dead after two missed beats.
     #[arg(long, env = "SIGNALROOM_NODE_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(2..=3600))]
     pub node_timeout: u64,

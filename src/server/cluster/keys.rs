@@ -10,6 +10,7 @@
 //! | `seq` | string | the last sequence number: each membership change takes the next, and a member's join order is its join's number |
 //! | `epoch` | string | a random name of this Redis dataset; a new one means Redis lost its data |
 //! | `nodes` | sorted set | live instances, scored with the Redis time (ms) their heartbeat expires |
+//! | `timeouts` | hash | instance → its `--node-timeout` (ms): when it last beat, and how often it beats |
 //! | `urls` | hash | instance → the URL other instances reach it at (`--instance-url`), for clients resuming through them |
 //! | `rooms` | set | rooms with at least one member |
 //! | `members:ROOM` | sorted set | the room's members (socket ids), scored by join order |
@@ -57,10 +58,11 @@ const NODE_CHANNEL: Entry = with_id("node_channel", "node:");
 const URLS: Entry = fixed("urls", "urls");
 
 /// The whole layout; the table in the module's documentation says what each holds.
-const LAYOUT: [Entry; 14] = [
+const LAYOUT: [Entry; 15] = [
     fixed("seq", "seq"),
     fixed("epoch", "epoch"),
     fixed("nodes", "nodes"),
+    fixed("timeouts", "timeouts"),
     URLS,
     fixed("rooms", "rooms"),
     with_id("members", "members:"),

@@ -32,7 +32,7 @@ use super::op::{Op, Query};
 use super::replies;
 use super::scripts::{is_noscript, Script, Scripts};
 use super::wire::Reason;
-use super::{LocalMembers, SeatDone, Seating, Shared};
+use super::{LocalMembers, NodeId, SeatDone, Seating, Shared};
 use crate::protocol::{event, RefusalCode, RoomName};
 use crate::server::auth::TokenId;
 
@@ -40,6 +40,11 @@ use crate::server::auth::TokenId;
 const MAX_BATCH: usize = 1024;
 /// How often registering again is tried while Redis is unreachable.
 const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+/// Heartbeats (each a fifth of its `--node-timeout` apart) a suspect may miss before it is
+/// taken for dead: one late heartbeat can be a busy instance; two, with nothing listening at
+/// its URL, is a dead one. At the default 10 s, a killed instance's members leave after 4–6 s
+/// instead of 8–12 s, if a client of it tried to resume elsewhere.
+const LATE_HEARTBEATS: u32 = 2;
 
 pub(super) struct Link {
     shared: Arc<Shared>,
@@ -59,6 +64,9 @@ pub(super) struct Link {
     settle_at: Option<Instant>,
     /// Left the cluster at shutdown: nothing more is sent.
     departed: bool,
+    /// Instances where nothing listened when a client's resume went there, each until when it
+    /// stays suspected: every heartbeat until then takes it for dead if its own is late.
+    suspects: HashMap<NodeId, Instant>,
 }
 
 impl Link {
@@ -79,10 +87,15 @@ impl Link {
             last_epoch: None,
             settle_at: None,
             departed: false,
+            suspects: HashMap::new(),
         }
     }
 
-    pub(super) async fn run(mut self, mut ops: mpsc::UnboundedReceiver<Op>) {
+    pub(super) async fn run(
+        mut self,
+        mut ops: mpsc::UnboundedReceiver<Op>,
+        mut suspects: mpsc::UnboundedReceiver<NodeId>,
+    ) {
         let mut heartbeat = tokio::time::interval(self.shared.node_timeout / 5);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut retry = tokio::time::interval(RETRY);
@@ -94,6 +107,11 @@ impl Link {
             tokio::select! {
                 biased;
                 _ = heartbeat.tick() => self.heartbeat().await,
+                Some(node) = suspects.recv() => {
+                    if self.suspect(node) {
+                        self.heartbeat().await;
+                    }
+                }
                 _ = retry.tick(), if unregistered => {
                     if self.register().await.is_ok() {
                         info!(node = %self.shared.node, "Redis is back: this instance's members are registered again");
@@ -188,6 +206,14 @@ impl Link {
         Ok(())
     }
 
+    /// Suspects instance `node` for a while; whether it is new, so worth a heartbeat now. One
+    /// already suspected is checked by every heartbeat anyway: a thousand clients of a dead
+    /// instance coming back cost one check, not a thousand.
+    fn suspect(&mut self, node: NodeId) -> bool {
+        let until = Instant::now() + self.shared.node_timeout;
+        node != self.shared.node && self.suspects.insert(node, until).is_none()
+    }
+
     /// Renews the heartbeat; settles the rosters once the time after a data loss is up.
     async fn heartbeat(&mut self) {
         if self.departed || self.epoch.is_none() {
@@ -199,10 +225,15 @@ impl Link {
                 return;
             }
         }
-        let cmd = self.scripts.heartbeat.call([
+        let now = Instant::now();
+        self.suspects.retain(|_, until| *until > now);
+        let mut args = vec![
             self.shared.node.to_string(),
             self.shared.node_timeout.as_millis().to_string(),
-        ]);
+            LATE_HEARTBEATS.to_string(),
+        ];
+        args.extend(self.suspects.keys().map(NodeId::to_string));
+        let cmd = self.scripts.heartbeat.call(args);
         let scripts = self.scripts.clone();
         match self.query(&scripts.heartbeat, cmd).await {
             Ok(reply) => match replies::heartbeat(&reply) {

@@ -39,10 +39,12 @@
 //! # Faults
 //! Every instance renews a heartbeat in Redis every fifth of `--node-timeout`; each heartbeat also
 //! takes instances whose heartbeat expired for dead and frees their members' seats, which their
-//! rooms hear as departures. On a lost connection an instance keeps serving its own members
-//! (joins are refused `cluster_unavailable`, since their seats cannot be checked, and a message
-//! reaches only its members, its sender told so); when it reconnects it registers its members
-//! again ([`scripts`]' `sync.lua`) and reads its rooms' rosters anew. See the README's cluster
+//! rooms hear as departures. An instance where a client's resume found nothing listening is
+//! suspected, and taken for dead as soon as its heartbeat is late ([`Cluster::suspect`]). On a
+//! lost connection an instance keeps serving its own members (joins are refused
+//! `cluster_unavailable`, since their seats cannot be checked, and a message reaches only its
+//! members, its sender told so); when it reconnects it registers its members again
+//! ([`scripts`]' `sync.lua`) and reads its rooms' rosters anew. See the README's cluster
 //! section for what that means to clients.
 
 mod coalesce;
@@ -216,6 +218,9 @@ pub(crate) struct Shared {
     up: AtomicBool,
     /// Set by the inbox when the connection dropped; the link registers again.
     lost: AtomicBool,
+    /// To the link: instances where nothing listened when a client's resume went there
+    /// ([`Cluster::suspect`]). Apart from `ops` because they send nothing by themselves.
+    suspects: mpsc::UnboundedSender<NodeId>,
     metrics: Metrics,
 }
 
@@ -223,6 +228,7 @@ pub(crate) struct Shared {
 pub struct Starter {
     conn: ConnectionManager,
     ops: mpsc::UnboundedReceiver<Op>,
+    suspects: mpsc::UnboundedReceiver<NodeId>,
     inbound: mpsc::UnboundedReceiver<Inbound>,
 }
 
@@ -277,6 +283,7 @@ impl Cluster {
             );
         }
         let (ops_tx, ops) = mpsc::unbounded_channel();
+        let (suspects_tx, suspects) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             node: NodeId::random(),
             url: instance_url.ok(),
@@ -288,6 +295,7 @@ impl Cluster {
             views: Mutex::default(),
             up: AtomicBool::new(false),
             lost: AtomicBool::new(false),
+            suspects: suspects_tx,
             metrics,
         });
         conn.subscribe(shared.keys.node_channel(shared.node))
@@ -295,7 +303,13 @@ impl Cluster {
             .map_err(|e| unreachable(e.to_string()))?;
         let url = shared.url.as_deref().unwrap_or("none (resumes stay local)");
         info!(redis = %addr, node = %shared.node, url, "connected to Redis");
-        Ok((Self(shared), Starter { conn, ops, inbound }))
+        let starter = Starter {
+            conn,
+            ops,
+            suspects,
+            inbound,
+        };
+        Ok((Self(shared), starter))
     }
 
     /// Registers this instance and starts its link and inbox; `members` is its own side. Fails
@@ -314,7 +328,7 @@ impl Cluster {
                 addr: "the configured Redis".into(),
                 error: error.to_string(),
             })?;
-        tokio::spawn(link.run(starter.ops));
+        tokio::spawn(link.run(starter.ops, starter.suspects));
         Ok(())
     }
 
@@ -451,6 +465,14 @@ impl Cluster {
             redis::Value::BulkString(url) => String::from_utf8(url).ok(),
             _ => None,
         }
+    }
+
+    /// A client's resume found nothing listening at instance `node`'s URL (the connection was
+    /// refused): it may have died. Its members then leave their rooms as soon as its heartbeat
+    /// is late, not only once it expires (see `heartbeat.lua`); a live instance, whose
+    /// heartbeat is never late, is not harmed by a wrong suspicion.
+    pub fn suspect(&self, node: NodeId) {
+        let _ = self.0.suspects.send(node);
     }
 
     async fn query(&self, query: Query) -> Option<redis::Value> {

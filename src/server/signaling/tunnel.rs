@@ -25,6 +25,7 @@
 //! | the issuer disconnects the tunnel (after its `closing` notice, say) | the client is disconnected |
 //! | the tunnel breaks (the issuer died) | the client gets `closing(shutdown)` and may connect again |
 
+use std::io;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ use socketioxide::socket::{DisconnectReason, Sid, Socket};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
@@ -82,6 +83,9 @@ enum OpenError {
     Refused(ResumeFailureCode),
     #[error("cannot reach the issuing instance: {0}")]
     Unreachable(String),
+    /// Its host answered that nothing listens there (or that it is gone): it may have died.
+    #[error("nothing listens at the issuing instance's address: {0}")]
+    NothingListens(String),
     #[error("the issuing instance did not answer in time")]
     TimedOut,
     #[error("too many tunnels are being opened")]
@@ -123,6 +127,9 @@ pub(super) async fn resume_elsewhere<A: Adapter>(
         }
         Err(OpenError::Refused(code)) => Elsewhere::Refused(code),
         Err(err) => {
+            if let (OpenError::NothingListens(_), Some(cluster)) = (&err, hub.cluster()) {
+                cluster.suspect(holder);
+            }
             warn!(socket = %socket.id, issuer = %url, %err, "cannot resume through the instance that issued the token");
             Elsewhere::No
         }
@@ -185,7 +192,7 @@ async fn handshake(url: &str, connect: String) -> Result<Opened, OpenError> {
     let (mut ws, _) =
         tokio_tungstenite::connect_async_tls_with_config(ws_url, Some(config), false, connector)
             .await
-            .map_err(|err| OpenError::Unreachable(err.to_string()))?;
+            .map_err(unreachable)?;
     match next(&mut ws).await? {
         (_, Incoming::Open(_)) => send(&mut ws, connect).await?,
         (text, _) => return Err(OpenError::Protocol(text)),
@@ -215,6 +222,22 @@ async fn handshake(url: &str, connect: String) -> Result<Opened, OpenError> {
             Err(OpenError::Refused(failure.code))
         }
         _ => Err(OpenError::Protocol(first)),
+    }
+}
+
+/// Why the issuer could not be reached: a refused connection (or an unreachable host) says
+/// that it may be dead; anything else (a timeout, a TLS failure) says nothing about that.
+fn unreachable(err: WsError) -> OpenError {
+    match &err {
+        WsError::Io(io)
+            if matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::HostUnreachable
+            ) =>
+        {
+            OpenError::NothingListens(err.to_string())
+        }
+        _ => OpenError::Unreachable(err.to_string()),
     }
 }
 

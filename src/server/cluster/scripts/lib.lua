@@ -61,6 +61,7 @@ local function depart(node, reason)
   end
   redis.call('DEL', K.node_members(node))
   redis.call('ZREM', K.nodes, node)
+  redis.call('HDEL', K.timeouts, node)
   redis.call('HDEL', K.urls, node)
   return freed
 end

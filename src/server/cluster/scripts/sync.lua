@@ -37,6 +37,7 @@ for i = 4, #ARGV, 7 do
   end
 end
 redis.call('ZADD', K.nodes, now_ms() + timeout, node)
+redis.call('HSET', K.timeouts, node, timeout)
 local epoch = redis.call('GET', K.epoch)
 if not epoch then
   epoch = fresh_epoch
