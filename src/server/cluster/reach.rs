@@ -8,6 +8,8 @@
 //! lookup: in containers a lookup goes through the engine's DNS, which can be slow or race the
 //! host's resolver (musl asks every nameserver and takes the first answer, even "no such name").
 
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -112,14 +114,31 @@ const LOOKUP_TRIES: u32 = 10;
 const LOOKUP_PAUSE: Duration = Duration::from_millis(300);
 
 async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, NoRoute> {
-    let mut tries = 1;
+    retried(LOOKUP_TRIES, LOOKUP_PAUSE, || {
+        tokio::net::lookup_host((host, port))
+    })
+    .await
+}
+
+/// What `resolve` finds, tried up to `tries` times, `pause` apart, until it succeeds; the last
+/// failure if it never does.
+async fn retried<Found, Resolving>(
+    tries: u32,
+    pause: Duration,
+    mut resolve: impl FnMut() -> Resolving,
+) -> Result<Vec<SocketAddr>, NoRoute>
+where
+    Found: Iterator<Item = SocketAddr>,
+    Resolving: Future<Output = io::Result<Found>>,
+{
+    let mut tried = 1;
     loop {
-        match tokio::net::lookup_host((host, port)).await {
+        match resolve().await {
             Ok(found) => return Ok(found.collect()),
-            Err(err) if tries >= LOOKUP_TRIES => return Err(NoRoute::Unresolved(err.to_string())),
-            Err(_) => tries += 1,
+            Err(err) if tried >= tries => return Err(NoRoute::Unresolved(err.to_string())),
+            Err(_) => tried += 1,
         }
-        tokio::time::sleep(LOOKUP_PAUSE).await;
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -134,7 +153,41 @@ fn pick(host: &str, addresses: &[SocketAddr], v4_only: bool) -> Result<SocketAdd
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
+
+    /// A resolver that fails its first `failures` lookups, counting them all.
+    fn flaky(
+        failures: u32,
+        calls: &Cell<u32>,
+    ) -> impl FnMut() -> std::future::Ready<io::Result<std::vec::IntoIter<SocketAddr>>> + '_ {
+        move || {
+            calls.set(calls.get() + 1);
+            std::future::ready(if calls.get() <= failures {
+                Err(io::Error::other("Name does not resolve"))
+            } else {
+                Ok(vec!["10.0.0.7:6379".parse().unwrap()].into_iter())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lookup_that_fails_is_tried_again_up_to_its_limit() {
+        let pause = Duration::from_millis(1);
+        let calls = Cell::new(0);
+        let found = retried(10, pause, flaky(3, &calls)).await;
+        assert_eq!(found.unwrap(), vec!["10.0.0.7:6379".parse().unwrap()]);
+        assert_eq!(calls.get(), 4);
+
+        let calls = Cell::new(0);
+        let failed = retried(10, pause, flaky(u32::MAX, &calls)).await;
+        assert!(
+            matches!(&failed, Err(NoRoute::Unresolved(why)) if why.contains("does not resolve")),
+            "{failed:?}"
+        );
+        assert_eq!(calls.get(), 10);
+    }
 
     #[test]
     fn a_specific_address_is_its_own_url_and_a_given_one_wins() {
