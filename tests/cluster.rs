@@ -52,11 +52,21 @@ fn binary_instance_logging_to(
     node_timeout: u64,
     log_file: &str,
 ) -> (ServerProcess, std::net::SocketAddr) {
+    binary_instance_on(redis, node_timeout, "127.0.0.1:0", log_file)
+}
+
+/// As [`binary_instance_logging_to`], listening on `addr`.
+fn binary_instance_on(
+    redis: &RedisServer,
+    node_timeout: u64,
+    addr: &str,
+    log_file: &str,
+) -> (ServerProcess, std::net::SocketAddr) {
     let url = redis.url();
     let timeout = node_timeout.to_string();
     let args = vec![
         "--addr",
-        "127.0.0.1:0",
+        addr,
         "--redis-url",
         &url,
         "--node-timeout",
@@ -879,6 +889,20 @@ async fn resume_refused(addr: std::net::SocketAddr, token: &str) -> Value {
 /// there: its members then leave as soon as its heartbeat is late, well before it expires.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_found_dead_by_a_resume_leaves_before_its_heartbeat_expires() {
+    found_dead_by_a_resume(false).await;
+}
+
+/// The same when the killed instance was restarted on its address at once (as a supervisor
+/// would): the instance answering there says it does not hold the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_restarted_on_its_address_is_found_dead_by_a_resume() {
+    found_dead_by_a_resume(true).await;
+}
+
+/// Bob on B, Ada on A; B is killed (and, if `restarted`, a new instance started on its
+/// address); Bob's resume through A finds B gone, and Ada hears `bye` long before B's heartbeat
+/// expires.
+async fn found_dead_by_a_resume(restarted: bool) {
     const TIMEOUT: u64 = 10;
     let redis = RedisServer::start();
     let a = start_server_with(Config {
@@ -887,6 +911,7 @@ async fn a_killed_instance_found_dead_by_a_resume_leaves_before_its_heartbeat_ex
     })
     .await;
     let (mut b, b_addr) = binary_instance(&redis, TIMEOUT);
+    let b_node = node_name(b_addr).await;
     let (bob, bob_id, token) = resumable_member(b_addr, "call").await;
     let mut ada = TestClient::connect(&a).await;
     join_with(&mut ada, "call", json!("Ada")).await;
@@ -895,7 +920,9 @@ async fn a_killed_instance_found_dead_by_a_resume_leaves_before_its_heartbeat_ex
     b.0.kill().unwrap();
     let _ = b.0.wait();
     drop(bob);
-    // Its session died with B: Bob starts fresh on A, which tried B's port and was refused.
+    let _successor =
+        restarted.then(|| binary_instance_on(&redis, TIMEOUT, &b_addr.to_string(), ""));
+    // Its session died with B: Bob starts fresh on A, whose tunnel to B's address was refused.
     assert_eq!(resume_refused(a.addr, &token).await, json!("unknown"));
     let (name, args) = ada
         .try_next(Duration::from_secs(TIMEOUT))
@@ -911,7 +938,8 @@ async fn a_killed_instance_found_dead_by_a_resume_leaves_before_its_heartbeat_ex
     // 10 s after B's last, which was at most 2 s before the kill, so 8 s at the least.
     assert!(waited < Duration::from_millis(7_500), "took {waited:?}");
     let nodes = registered_nodes(&redis).await;
-    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    assert!(!nodes.contains(&b_node), "{nodes:?}");
+    assert_eq!(nodes.len(), 1 + usize::from(restarted), "{nodes:?}");
 }
 
 /// A resume that finds nothing listening at a live instance's URL (here, a URL made wrong in

@@ -86,6 +86,10 @@ enum OpenError {
     /// Its host answered that nothing listens there (or that it is gone): it may have died.
     #[error("nothing listens at the issuing instance's address: {0}")]
     NothingListens(String),
+    /// Another instance answers at its URL: one restarted on its address after it died (or a
+    /// misconfigured `--instance-url`).
+    #[error("another instance answers at the issuing instance's address")]
+    Replaced,
     #[error("the issuing instance did not answer in time")]
     TimedOut,
     #[error("too many tunnels are being opened")]
@@ -127,7 +131,9 @@ pub(super) async fn resume_elsewhere<A: Adapter>(
         }
         Err(OpenError::Refused(code)) => Elsewhere::Refused(code),
         Err(err) => {
-            if let (OpenError::NothingListens(_), Some(cluster)) = (&err, hub.cluster()) {
+            // It may have died: see `Cluster::suspect`.
+            let gone = matches!(err, OpenError::NothingListens(_) | OpenError::Replaced);
+            if let Some(cluster) = hub.cluster().filter(|_| gone) {
                 cluster.suspect(holder);
             }
             warn!(socket = %socket.id, issuer = %url, %err, "cannot resume through the instance that issued the token");
@@ -199,6 +205,11 @@ async fn handshake(url: &str, connect: String) -> Result<Opened, OpenError> {
     }
     match next(&mut ws).await? {
         (_, Incoming::Connected { .. }) => {}
+        (_, Incoming::ConnectError { message })
+            if message == ConnectRefused::NotHolder.to_string() =>
+        {
+            return Err(OpenError::Replaced)
+        }
         (_, Incoming::ConnectError { message }) => return Err(OpenError::Protocol(message)),
         (text, _) => return Err(OpenError::Protocol(text)),
     }
