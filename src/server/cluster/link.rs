@@ -40,10 +40,13 @@ use crate::server::auth::TokenId;
 const MAX_BATCH: usize = 1024;
 /// How often registering again is tried while Redis is unreachable.
 const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
-/// Heartbeats (each a fifth of its `--node-timeout` apart) a suspect may miss before it is
-/// taken for dead: one late heartbeat can be a busy instance; two, with nothing listening at
-/// its URL, is a dead one. At the default 10 s, a killed instance's members leave after 4–6 s
-/// instead of 8–12 s, if a client of it tried to resume elsewhere.
+/// Heartbeats an instance sends per `--node-timeout`: it is taken for dead only after missing
+/// this many in a row.
+const BEATS_PER_TIMEOUT: u32 = 5;
+/// Heartbeats a suspect may miss before it is taken for dead: one late heartbeat can be a busy
+/// instance; two, with nothing listening at its URL, is a dead one. At the default 10 s, a
+/// killed instance's members leave after 4–6 s instead of 8–12 s, if a client of it tried to
+/// resume elsewhere.
 const LATE_HEARTBEATS: u32 = 2;
 
 pub(super) struct Link {
@@ -96,7 +99,7 @@ impl Link {
         mut ops: mpsc::UnboundedReceiver<Op>,
         mut suspects: mpsc::UnboundedReceiver<NodeId>,
     ) {
-        let mut heartbeat = tokio::time::interval(self.shared.node_timeout / 5);
+        let mut heartbeat = tokio::time::interval(self.shared.node_timeout / BEATS_PER_TIMEOUT);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut retry = tokio::time::interval(RETRY);
         retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -230,7 +233,8 @@ impl Link {
         let mut args = vec![
             self.shared.node.to_string(),
             self.shared.node_timeout.as_millis().to_string(),
-            LATE_HEARTBEATS.to_string(),
+            // The share of a timeout after which a suspect is late, whatever its timeout.
+            (f64::from(LATE_HEARTBEATS) / f64::from(BEATS_PER_TIMEOUT)).to_string(),
         ];
         args.extend(self.suspects.keys().map(NodeId::to_string));
         let cmd = self.scripts.heartbeat.call(args);

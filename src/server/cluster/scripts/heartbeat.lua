@@ -1,9 +1,9 @@
 -- An instance's heartbeat: renews its registration, and takes instances whose heartbeat
 -- expired for dead, freeing their members' seats (their rooms are told on their channels).
 -- Suspects die sooner: an instance where a client's resume found nothing listening is taken
--- for dead once it has missed `late` of its own beats (each a fifth of its timeout), without
--- waiting for its heartbeat to expire.
--- ARGV: node, timeout (ms), late (beats), suspects...
+-- for dead once its last beat is older than `late` times its own timeout (two of its beats),
+-- without waiting for its heartbeat to expire.
+-- ARGV: node, timeout (ms), late (a share of a timeout), suspects...
 -- Returns {renewed, freed}: renewed is 0 when the instance was not registered (Redis lost its
 -- data, or the instance was itself taken for dead): it must register again (sync.lua).
 local node, timeout, late = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -24,7 +24,7 @@ for i = 4, #ARGV do
   local its = tonumber(redis.call('HGET', K.timeouts, suspect))
   if expires and its and suspect ~= node then
     local last_beat = tonumber(expires) - its
-    if now - last_beat > late * its / 5 then
+    if now - last_beat > late * its then
       freed = freed + depart(suspect, 'timeout')
     end
   end
