@@ -62,9 +62,20 @@ fn binary_instance_on(
     addr: &str,
     log_file: &str,
 ) -> (ServerProcess, std::net::SocketAddr) {
+    binary_instance_with(redis, node_timeout, addr, log_file, &[])
+}
+
+/// As [`binary_instance_on`], with `extra` arguments.
+fn binary_instance_with(
+    redis: &RedisServer,
+    node_timeout: u64,
+    addr: &str,
+    log_file: &str,
+    extra: &[&str],
+) -> (ServerProcess, std::net::SocketAddr) {
     let url = redis.url();
     let timeout = node_timeout.to_string();
-    let args = vec![
+    let mut args = vec![
         "--addr",
         addr,
         "--redis-url",
@@ -76,6 +87,7 @@ fn binary_instance_on(
         "--log-level",
         "info",
     ];
+    args.extend_from_slice(extra);
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
     spawn_binary(&args)
 }
@@ -132,6 +144,15 @@ async fn registered_nodes(redis: &RedisServer) -> Vec<String> {
         .arg("signalroom:nodes")
         .arg(0)
         .arg(-1)
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap()
+}
+
+/// The peers whose resumable sessions instance `node` keeps records of in `redis`.
+async fn session_records(redis: &RedisServer, node: &str) -> Vec<String> {
+    redis::cmd("HKEYS")
+        .arg(format!("signalroom:sessions:{node}"))
         .query_async(&mut redis.connection().await)
         .await
         .unwrap()
@@ -886,35 +907,40 @@ async fn resume_refused(addr: std::net::SocketAddr, token: &str) -> Value {
 }
 
 /// A client of a killed instance that comes back through another one finds nothing listening
-/// there: its members then leave as soon as its heartbeat is late, well before it expires.
+/// there: the instance is taken for dead as soon as its heartbeat is late, well before it
+/// expires, and the client's peer is adopted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_instance_found_dead_by_a_resume_leaves_before_its_heartbeat_expires() {
-    found_dead_by_a_resume(false).await;
+async fn a_killed_instances_resumable_member_is_adopted_by_the_instance_it_comes_back_through() {
+    adopted_after_a_death(false).await;
 }
 
 /// The same when the killed instance was restarted on its address at once (as a supervisor
 /// would): the instance answering there says it does not hold the session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_restarted_on_its_address_is_found_dead_by_a_resume() {
-    found_dead_by_a_resume(true).await;
+    adopted_after_a_death(true).await;
 }
 
-/// Bob on B, Ada on A; B is killed (and, if `restarted`, a new instance started on its
-/// address); Bob's resume through A finds B gone, and Ada hears `bye` long before B's heartbeat
-/// expires.
-async fn found_dead_by_a_resume(restarted: bool) {
+/// Bob on B, Ada on A; B is killed and, if `restarted`, a new instance started on its address.
+/// Bob's resume through A (if `restarted`, so the adopter knows the room already) or through a
+/// third instance C (which knows nothing of it) finds B gone, waits for B to be taken for dead,
+/// and adopts Bob: the same peer, in the same room, told that events may be missing, with the
+/// room's roster. Ada hears `away` and `back`, never `bye`, and they go on talking.
+async fn adopted_after_a_death(restarted: bool) {
     const TIMEOUT: u64 = 10;
     let redis = RedisServer::start();
-    let a = start_server_with(Config {
+    let config = || Config {
         node_timeout: TIMEOUT,
         ..cluster_config(&redis)
-    })
-    .await;
+    };
+    let a = start_server_with(config()).await;
+    let c = start_server_with(config()).await;
+    let adopter = if restarted { a.addr } else { c.addr };
     let (mut b, b_addr) = binary_instance(&redis, TIMEOUT);
     let b_node = node_name(b_addr).await;
     let (bob, bob_id, token) = resumable_member(b_addr, "call").await;
     let mut ada = TestClient::connect(&a).await;
-    join_with(&mut ada, "call", json!("Ada")).await;
+    let (ada_id, _) = join_with(&mut ada, "call", json!("Ada")).await;
 
     let killed = Instant::now();
     b.0.kill().unwrap();
@@ -922,24 +948,152 @@ async fn found_dead_by_a_resume(restarted: bool) {
     drop(bob);
     let _successor =
         restarted.then(|| binary_instance_on(&redis, TIMEOUT, &b_addr.to_string(), ""));
-    // Its session died with B: Bob starts fresh on A, whose tunnel to B's address was refused.
-    assert_eq!(resume_refused(a.addr, &token).await, json!("unknown"));
-    let (name, args) = ada
-        .try_next(Duration::from_secs(TIMEOUT))
-        .await
-        .expect("no bye before B's heartbeat expired")
-        .expect("Ada's connection ended");
+    let auth = json!({"resume": {"token": token, "seq": 2}});
+    let mut bob = RawClient::connect_with_auth(adopter, &auth).await;
+    let resumed = bob.expect("resumed").await;
     let waited = killed.elapsed();
+    assert_eq!(resumed[0]["id"], json!(bob_id));
+    assert_eq!(resumed[0]["rooms"], json!(["call"]));
+    assert_eq!(resumed[0]["gap"], json!(true));
+    assert_ne!(resumed[0]["token"], json!(token));
+    // Late: two heartbeats (4 s) after B's last, at A's next heartbeat (every 2 s). Expired:
+    // 10 s after B's last, which was at most 2 s before the kill, so 8 s at the least.
+    assert!(waited < Duration::from_millis(7_500), "took {waited:?}");
+    let roster = bob.expect("roster").await;
+    assert_eq!(roster, vec![json!("call"), json!([peer(&ada_id, "Ada")])]);
+    let (name, args) = ada.next().await;
+    assert_eq!(
+        (name.as_str(), args),
+        ("away", vec![json!("call"), json!(bob_id)])
+    );
+    assert_eq!(ada.expect("back").await, vec![json!("call"), json!(bob_id)]);
+
+    // The same peer, going on: its events number on after the position it gave.
+    bob.emit("message", &[json!("call"), json!("I'm back")])
+        .await;
+    let echo = bob.expect("message").await;
+    assert_eq!(echo[1], json!(bob_id));
+    assert_eq!(echo[3], json!({"seq": 3}));
+    assert_eq!(
+        ada.expect("message").await,
+        vec![json!("call"), json!(bob_id), json!("I'm back")]
+    );
+    let offer = json!({"type": "offer", "sdp": "v=0"});
+    ada.emit("signal", vec![json!("call"), json!(bob_id), offer])
+        .await;
+    let signal = bob.expect("signal").await;
+    assert_eq!(signal[1], json!(ada_id));
+
+    let nodes = registered_nodes(&redis).await;
+    assert!(!nodes.contains(&b_node), "{nodes:?}");
+    assert_eq!(nodes.len(), 2 + usize::from(restarted), "{nodes:?}");
+    // Nothing of the orphan is left, and the adopter keeps Bob's session's record now.
+    let keys = redis.keys("signalroom").await;
+    assert!(!keys.iter().any(|k| k.contains("orphan")), "{keys:?}");
+    let adopter_node = node_name(adopter).await;
+    assert_eq!(session_records(&redis, &adopter_node).await, vec![bob_id]);
+}
+
+/// A killed instance's resumable member keeps its seat for its grace period: the room hears
+/// `away` once the instance is taken for dead, and `bye` when the grace period ends. A forged
+/// token naming the member adopts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instances_member_that_does_not_come_back_leaves_when_its_grace_ends() {
+    const GRACE: u64 = 3;
+    let redis = RedisServer::start();
+    let a = instance(&redis).await;
+    let grace = GRACE.to_string();
+    let extra = ["--resume-grace", grace.as_str()];
+    let (mut b, b_addr) = binary_instance_with(&redis, NODE_TIMEOUT, "127.0.0.1:0", "", &extra);
+    let (bob, bob_id, token) = resumable_member(b_addr, "call").await;
+    let mut ada = TestClient::connect(&a).await;
+    join_with(&mut ada, "call", json!("Ada")).await;
+
+    b.0.kill().unwrap();
+    let _ = b.0.wait();
+    drop(bob);
+    assert_eq!(ada.expect("away").await, vec![json!("call"), json!(bob_id)]);
+    let away = Instant::now();
+    let orphans: Vec<String> = redis::cmd("ZRANGE")
+        .arg("signalroom:orphans")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert_eq!(orphans, vec![bob_id.clone()]);
+
+    // The right issuer and peer, a made-up secret: refused, and the orphan is left as it was.
+    let (issuer, rest) = token.split_once('.').unwrap();
+    let (named, _) = rest.split_once('.').unwrap();
+    let forged = format!("{issuer}.{named}.{}", "A".repeat(43));
+    assert_eq!(resume_refused(a.addr, &forged).await, json!("unknown"));
+
+    let (name, args) = ada.next().await;
+    let waited = away.elapsed();
     assert_eq!(
         (name.as_str(), args),
         ("bye", vec![json!("call"), json!(bob_id)])
     );
-    // Late: two heartbeats (4 s) after B's last, at A's next heartbeat (every 2 s). Expired:
-    // 10 s after B's last, which was at most 2 s before the kill, so 8 s at the least.
-    assert!(waited < Duration::from_millis(7_500), "took {waited:?}");
-    let nodes = registered_nodes(&redis).await;
-    assert!(!nodes.contains(&b_node), "{nodes:?}");
-    assert_eq!(nodes.len(), 1 + usize::from(restarted), "{nodes:?}");
+    // The grace period, less what passed between B's death and `away`, plus a heartbeat.
+    assert!(waited > Duration::from_secs(GRACE - 1), "took {waited:?}");
+    assert!(waited < Duration::from_secs(GRACE + 2), "took {waited:?}");
+    let keys = redis.keys("signalroom").await;
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.contains(&bob_id) || k.contains("orphan")),
+        "{keys:?}"
+    );
+    // Its real token finds nothing now either.
+    assert_eq!(resume_refused(a.addr, &token).await, json!("unknown"));
+}
+
+/// An instance taken for dead that only stood still (stopped longer than its node timeout) takes
+/// its resumable members back when it registers again: the room heard `away`, hears `back`,
+/// and the member, whose connection never dropped, goes on as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_taken_for_dead_that_lived_takes_its_orphans_back() {
+    let redis = RedisServer::start();
+    let a = instance(&redis).await;
+    let (b, b_addr) = binary_instance(&redis, NODE_TIMEOUT);
+    let b_node = node_name(b_addr).await;
+    let (mut bob, bob_id, _) = resumable_member(b_addr, "call").await;
+    let mut ada = TestClient::connect(&a).await;
+    let (ada_id, _) = join_with(&mut ada, "call", json!("Ada")).await;
+    bob.expect("roster").await;
+    assert_eq!(bob.expect("otherjoin").await[1], json!(ada_id));
+
+    let signal = |name: &str| {
+        let pid = b.0.id().to_string();
+        let status = Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    assert_eq!(ada.expect("away").await, vec![json!("call"), json!(bob_id)]);
+    signal("-CONT");
+    assert_eq!(ada.expect("back").await, vec![json!("call"), json!(bob_id)]);
+    let keys = redis.keys("signalroom").await;
+    assert!(!keys.iter().any(|k| k.contains("orphan")), "{keys:?}");
+    assert_eq!(session_records(&redis, &b_node).await, vec![bob_id.clone()]);
+
+    ada.emit("message", vec![json!("call"), json!("still there?")])
+        .await;
+    let message = bob.expect("message").await;
+    assert_eq!(
+        message[..3],
+        [json!("call"), json!(ada_id), json!("still there?")]
+    );
+    assert_eq!(
+        ada.expect("message").await[1],
+        json!(ada_id),
+        "her own, first"
+    );
+    bob.emit("message", &[json!("call"), json!("yes")]).await;
+    assert_eq!(
+        ada.expect("message").await,
+        vec![json!("call"), json!(bob_id), json!("yes")]
+    );
 }
 
 /// A resume that finds nothing listening at a live instance's URL (here, a URL made wrong in
@@ -1027,6 +1181,10 @@ async fn redis_restarted_empty_the_instances_register_their_members_again() {
     let (cat_id, _) = join_with(&mut cat, "chat", json!("Cat")).await;
     let (dan_id, _) = join_with(&mut dan, "chat", json!("Dan")).await;
     cat.expect("otherjoin").await;
+    // A resumable member's session record, which lets another instance adopt it, comes back too.
+    let (_kim, kim_id, _) = resumable_member(a.addr, "solo").await;
+    let a_node = node_name(a.addr).await;
+    assert_eq!(session_records(&redis, &a_node).await, vec![kim_id.clone()]);
 
     redis.kill();
     until_health(a.addr, Duration::from_secs(5), redis_is("down")).await;
@@ -1053,6 +1211,7 @@ async fn redis_restarted_empty_the_instances_register_their_members_again() {
     for server in [&a, &b] {
         until_health(server.addr, Duration::from_secs(10), redis_is("up")).await;
     }
+    assert_eq!(session_records(&redis, &a_node).await, vec![kim_id]);
     // Registered again: rosters in the old join order, and the room's two seats still hold.
     let mut fay = TestClient::connect(&b).await;
     let (_, roster) = join_with(&mut fay, "chat", json!("Fay")).await;

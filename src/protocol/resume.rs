@@ -57,6 +57,11 @@ pub struct ResumeGrant {
     /// The rooms it is in (for `resumed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rooms: Vec<String>,
+    /// `true` (in `resumed`) when the instance that held the session died and another adopted
+    /// it: events sent around the death may be missing, so a `roster` of each room follows.
+    /// Absent otherwise: nothing was missed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gap: bool,
 }
 
 /// The argument of `resume_failed`: the client starts fresh.

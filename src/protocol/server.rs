@@ -300,11 +300,21 @@ mod tests {
             token: "t".into(),
             grace: 30,
             rooms: vec![],
+            gap: false,
         };
         let resumable = round_trip(ServerEvent::Resumable(grant.clone()));
         assert_eq!(resumable, json!([{"id": "p", "token": "t", "grace": 30}]));
         let rooms = vec!["a".to_owned()];
-        round_trip(ServerEvent::Resumed(ResumeGrant { rooms, ..grant }));
+        round_trip(ServerEvent::Resumed(ResumeGrant {
+            rooms: rooms.clone(),
+            ..grant.clone()
+        }));
+        let adopted = round_trip(ServerEvent::Resumed(ResumeGrant {
+            rooms,
+            gap: true,
+            ..grant
+        }));
+        assert_eq!(adopted[0]["gap"], true);
         let failed = round_trip(ServerEvent::ResumeFailed(ResumeFailure::new(
             crate::protocol::ResumeFailureCode::TooFarBehind,
         )));

@@ -179,7 +179,8 @@ pub struct Config {
 
     /// Seconds a dropped connection keeps its seats and peer id for a client that asked to be
     /// resumable (see the README's "Resuming"): the others are told `away` at once and `bye`
-    /// only if it does not come back in time. 0 turns resuming off.
+    /// only if it does not come back in time. In a cluster, also each member of an instance
+    /// that died. 0 turns resuming off.
     #[arg(long, env = "SIGNALROOM_RESUME_GRACE", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub resume_grace: u64,

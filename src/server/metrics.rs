@@ -321,7 +321,8 @@ impl Metrics {
     }
 
     /// A resume, labelled with its result: `resumed`, `carried` (to the instance holding the
-    /// session, which counts it `resumed`), or why not (`unknown`, `too_far_behind`).
+    /// session, which counts it `resumed`), `adopted` (from an instance that died), or why not
+    /// (`unknown`, `too_far_behind`).
     pub fn resumed(&self, result: &str) {
         self.count("signalroom_resumes_total", "result", result, 1);
     }

@@ -3,14 +3,16 @@
 //! away; and the one token that resumes it.
 //!
 //! Pure state, no I/O: the signaling layer sends what [`Log::sequence`] numbers, and turns a
-//! drop, an expiry and a resume into room events. Each peer's log has a lock of its own, taken
+//! drop, an expiry and a resume into room events. In a cluster each session's token digest is
+//! also kept in Redis ([`Records`]), so that another instance can adopt the peer should this one
+//! die. Each peer's log has a lock of its own, taken
 //! around numbering *and* sending one event, so a peer's events reach it in the order of their
 //! numbers however many threads send to it; the map of logs is read-locked per delivery and
 //! written only when a peer comes or goes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -24,15 +26,26 @@ use crate::server::auth::TokenId;
 /// with large messages must not hold megabytes per member.
 pub const HELD_BYTES: usize = 1 << 20;
 
+/// Where a cluster keeps each resumable session's record outside the instance: the grace
+/// period, the SHA-256 of its current token and its subject.
+pub trait Records: Send + Sync {
+    fn put(&self, peer: Sid, grace: Duration, digest: &[u8; 32], sub: Option<&str>);
+    fn remove(&self, peer: Sid);
+}
+
 /// The resumable peers of this instance: a cheap-to-clone handle.
 #[derive(Clone)]
 pub struct Resumes(Arc<Shared>);
 
 struct Shared {
     grace: Duration,
-    /// This instance's name in a cluster, which begins every token it issues (`NODE.RANDOM`),
-    /// so another instance knows where a token it does not hold was issued.
+    /// This instance's name in a cluster, which begins every token it issues
+    /// (`NODE.PEER.RANDOM`), so another instance knows where a token it does not hold was
+    /// issued, and which peer it resumes should that instance be dead.
     issuer: Option<String>,
+    /// Set once the cluster is up; written while `logs` is write-locked, so records reach Redis
+    /// in the order their tokens were issued.
+    records: OnceLock<Arc<dyn Records>>,
     /// Events kept per peer.
     keep: usize,
     logs: RwLock<Maps>,
@@ -92,6 +105,7 @@ impl Resumes {
                 grace,
                 issuer,
                 keep: keep.max(1),
+                records: OnceLock::new(),
                 logs: RwLock::default(),
                 count: AtomicUsize::new(0),
             }))
@@ -102,16 +116,71 @@ impl Resumes {
         self.0.grace
     }
 
+    /// Keeps every session's record in `records` from now on (the cluster, once started).
+    pub fn mirror(&self, records: Arc<dyn Records>) {
+        let _ = self.0.records.set(records);
+    }
+
+    /// Every session's record: its peer, its token's SHA-256 and its subject.
+    pub fn records(&self) -> Vec<(Sid, [u8; 32], Option<Arc<str>>)> {
+        let maps = self.read();
+        maps.peers
+            .iter()
+            .map(|(peer, log)| {
+                let log = lock(log);
+                (*peer, log.token, log.sub.clone())
+            })
+            .collect()
+    }
+
+    fn put_record(&self, peer: Sid, log: &Log) {
+        if let Some(records) = self.0.records.get() {
+            records.put(peer, self.0.grace, &log.token, log.sub.as_deref());
+        }
+    }
+
     /// Makes `peer` (whose socket has the same id, presenting the join token `ban_key` of
     /// subject `sub`) resumable; returns its first token.
     pub fn enable(&self, peer: Sid, ban_key: Option<TokenId>, sub: Option<Arc<str>>) -> String {
-        let (token, hash) = self.new_token();
+        self.begin(peer, peer, 1, ban_key, sub)
+    }
+
+    /// Makes `peer`, an orphan of a dead instance that this instance adopted, resumable here,
+    /// its socket now `socket`, away until [`Log::attach`]; its numbers go on after `seq`, the
+    /// last the client saw. Returns the claim, with its next token.
+    pub fn adopt(
+        &self,
+        peer: Sid,
+        socket: Sid,
+        seq: u64,
+        ban_key: Option<TokenId>,
+        sub: Option<Arc<str>>,
+    ) -> Claim {
+        let token = self.begin(peer, socket, seq.saturating_add(1), ban_key, sub);
+        Claim {
+            peer,
+            token,
+            previous: None,
+        }
+    }
+
+    /// A new log for `peer`, speaking through `socket`, numbering from `next`; returns its first
+    /// token. A peer's own first socket is attached at once; an adopted peer's after its replay.
+    fn begin(
+        &self,
+        peer: Sid,
+        socket: Sid,
+        next: u64,
+        ban_key: Option<TokenId>,
+        sub: Option<Arc<str>>,
+    ) -> String {
+        let (token, hash) = self.new_token(peer);
         let log = Log {
-            socket: Some(peer),
-            attached: true,
+            socket: Some(socket),
+            attached: socket == peer,
             ban_key,
             sub,
-            next: 1,
+            next,
             held: VecDeque::new(),
             held_bytes: 0,
             keep: self.0.keep,
@@ -119,10 +188,14 @@ impl Resumes {
             token: hash,
         };
         let mut maps = self.write();
+        self.put_record(peer, &log);
         if maps.peers.insert(peer, Arc::new(Mutex::new(log))).is_none() {
             self.0.count.fetch_add(1, Ordering::SeqCst);
         }
         maps.tokens.insert(hash, peer);
+        if socket != peer {
+            maps.sockets.insert(socket, peer);
+        }
         token
     }
 
@@ -182,6 +255,9 @@ impl Resumes {
         let token = lock(&log).token;
         maps.tokens.remove(&token);
         maps.sockets.retain(|_, p| *p != peer);
+        if let Some(records) = self.0.records.get() {
+            records.remove(peer);
+        }
     }
 
     /// A client whose join token has subject `sub` presents `token`, having received events up
@@ -198,7 +274,7 @@ impl Resumes {
         sub: Option<&str>,
     ) -> Result<Claim, (ResumeFailureCode, Option<Sid>)> {
         let unknown = (ResumeFailureCode::Unknown, None);
-        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let hash = digest(token);
         let mut maps = self.write();
         let peer = *maps.tokens.get(&hash).ok_or(unknown)?;
         let log = maps.peers.get(&peer).cloned().ok_or(unknown)?;
@@ -213,8 +289,9 @@ impl Resumes {
             self.forget(peer);
             return Err((ResumeFailureCode::TooFarBehind, Some(peer)));
         }
-        let (token, hash) = self.new_token();
+        let (token, hash) = self.new_token(peer);
         log.token = hash;
+        self.put_record(peer, &log);
         maps.tokens.insert(hash, peer);
         maps.sockets.insert(socket, peer);
         let previous = log.socket.replace(socket);
@@ -230,16 +307,16 @@ impl Resumes {
         })
     }
 
-    /// A new token (32 random bytes, base64url, after the issuer and a dot in a cluster) and
-    /// its SHA-256.
-    fn new_token(&self) -> (String, [u8; 32]) {
+    /// A new token for `peer` (32 random bytes, base64url, after the issuer, the peer and dots
+    /// in a cluster) and its SHA-256.
+    fn new_token(&self, peer: Sid) -> (String, [u8; 32]) {
         let bytes: [u8; 32] = rand::random();
         let random = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let token = match &self.0.issuer {
-            Some(issuer) => format!("{issuer}.{random}"),
+            Some(issuer) => format!("{issuer}.{peer}.{random}"),
             None => random,
         };
-        let hash = Sha256::digest(token.as_bytes()).into();
+        let hash = digest(&token);
         (token, hash)
     }
 
@@ -312,6 +389,21 @@ pub fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
 /// The instance that issued `token`, if it names one (base64url has no dot).
 pub fn issuer_of(token: &str) -> Option<&str> {
     token.split_once('.').map(|(issuer, _)| issuer)
+}
+
+/// The peer a cluster's `token` resumes, as it names it (a claim, until the token's digest is
+/// checked).
+pub fn peer_named(token: &str) -> Option<Sid> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(peer), Some(_), None) => peer.parse().ok(),
+        _ => None,
+    }
+}
+
+/// What identifies a token without keeping it: its SHA-256.
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -443,8 +535,12 @@ mod tests {
         let peer = Sid::new();
         let token = resumes.enable(peer, None, None);
         assert_eq!(issuer_of(&token), Some("00ab"));
+        assert_eq!(peer_named(&token), Some(peer));
         let claim = resumes.claim(&token, 0, Sid::new(), None).ok().unwrap();
         assert_eq!(issuer_of(&claim.token), Some("00ab"));
+        assert_eq!(peer_named(&claim.token), Some(peer));
+        assert_eq!(peer_named("00ab.not-a-peer.x"), None);
+        assert_eq!(peer_named("00ab.x"), None);
         // A single instance's tokens name none.
         assert_eq!(issuer_of(&resumes_token(None)), None);
     }
@@ -484,5 +580,65 @@ mod tests {
         assert_eq!(send(&resumes, peer, "a").0, Some(socket));
         resumes.forget(peer);
         assert_eq!(resumes.peer_of(socket), socket);
+    }
+
+    /// Records what reaches it, as `put digest-prefix` / `remove`.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<(Sid, Option<[u8; 32]>)>>);
+
+    impl Records for Recorded {
+        fn put(&self, peer: Sid, _: Duration, digest: &[u8; 32], _: Option<&str>) {
+            self.0.lock().unwrap().push((peer, Some(*digest)));
+        }
+        fn remove(&self, peer: Sid) {
+            self.0.lock().unwrap().push((peer, None));
+        }
+    }
+
+    #[test]
+    fn records_follow_each_token_and_go_with_the_peer() {
+        let resumes = resumes(10);
+        let recorded = Arc::new(Recorded::default());
+        resumes.mirror(recorded.clone());
+        let peer = Sid::new();
+        let token = resumes.enable(peer, None, None);
+        resumes.dropped(peer, peer);
+        let claim = resumes.claim(&token, 0, Sid::new(), None).ok().unwrap();
+        resumes.forget(peer);
+        let records = recorded.0.lock().unwrap().clone();
+        assert_eq!(
+            records,
+            vec![
+                (peer, Some(digest(&token))),
+                (peer, Some(digest(&claim.token))),
+                (peer, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_adopted_peer_numbers_on_and_is_held_until_attached() {
+        let resumes = Resumes::new(Duration::from_secs(30), 10, Some("00ab".into())).unwrap();
+        let (peer, socket) = (Sid::new(), Sid::new());
+        let claim = resumes.adopt(peer, socket, 7, None, Some("user".into()));
+        assert_eq!((claim.peer, claim.previous), (peer, None));
+        assert_eq!(peer_named(&claim.token), Some(peer));
+        assert_eq!(resumes.peer_of(socket), peer);
+        let (to, numbered) = send(&resumes, peer, "a");
+        assert_eq!(to, None, "held until attached");
+        assert!(numbered.ends_with(r#"{"seq":8}]"#));
+        let log = resumes.log(peer).unwrap();
+        assert_eq!(lock(&log).attach(7).count(), 1);
+        assert_eq!(send(&resumes, peer, "b").0, Some(socket));
+        // Its token resumes it here from now on, for its own subject only.
+        resumes.dropped(peer, socket);
+        let unknown = Some((ResumeFailureCode::Unknown, None));
+        assert_eq!(
+            resumes.claim(&claim.token, 9, Sid::new(), None).err(),
+            unknown
+        );
+        assert!(resumes
+            .claim(&claim.token, 9, Sid::new(), Some("user"))
+            .is_ok());
     }
 }

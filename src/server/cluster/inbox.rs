@@ -33,6 +33,9 @@ pub(crate) enum Inbound {
     /// A join took its seat: its roster (the remote members, read at `seq`) applies, then
     /// `done` seats the joiner here.
     Seated {
+        /// The joiner: never in its room's view, even if it was a remote member before (an
+        /// orphan this instance adopted).
+        sid: Sid,
         room: RoomName,
         seq: u64,
         remote: Vec<Member>,
@@ -82,18 +85,22 @@ impl Inbox {
                 self.shared.views().remove(&room);
             }
             Inbound::Seated {
+                sid,
                 room,
                 seq,
                 remote,
                 seating,
                 done,
             } => {
-                let changes = self
-                    .shared
-                    .views()
-                    .entry(room.clone())
-                    .or_insert_with(RoomView::awaiting_roster)
-                    .roster(seq, remote, Authority::Full);
+                let changes = {
+                    let mut views = self.shared.views();
+                    let view = views
+                        .entry(room.clone())
+                        .or_insert_with(RoomView::awaiting_roster);
+                    let mut changes: Vec<_> = view.forget(&sid).into_iter().collect();
+                    changes.extend(view.roster(seq, remote, Authority::Full));
+                    changes
+                };
                 self.tell(&room, changes);
                 done(seating);
             }
@@ -125,6 +132,10 @@ impl Inbox {
         for view in self.shared.views().values_mut() {
             view.restart_sequence();
         }
+    }
+
+    fn holds(&self, room: &str, sid: Sid) -> bool {
+        RoomName::parse(room).is_ok_and(|room| self.members.holds(&room, sid))
     }
 
     fn tell(&self, room: &RoomName, changes: Vec<super::Change>) {
@@ -179,8 +190,26 @@ impl Inbox {
                 }
                 return;
             }
-            // This instance's own members are in its rooms, not in its views.
-            Some(RoomMessage::Joined { member, .. }) if member.node == self.shared.node => return,
+            // This instance's own members are in its rooms, not in its views: one it adopted
+            // leaves its view (and is back).
+            Some(RoomMessage::Joined { member, .. }) if member.node == self.shared.node => {
+                let back = self
+                    .shared
+                    .views()
+                    .get_mut(room)
+                    .and_then(|view| view.forget(&member.sid));
+                if let (Some(back), Ok(room)) = (back, RoomName::parse(room)) {
+                    self.members.changed(&room, vec![back]);
+                }
+                return;
+            }
+            // This instance was taken for dead while it lived (it stood still longer than its
+            // timeout): its own members, orphaned meanwhile, are its again once it registers.
+            Some(RoomMessage::Joined { member, .. })
+                if member.node == NodeId::ORPHAN && self.holds(room, member.sid) =>
+            {
+                return
+            }
             Some(message) => Event::of(message),
             None => None,
         };

@@ -14,12 +14,15 @@
 //! | `urls` | hash | instance → the URL other instances reach it at (`--instance-url`), for clients resuming through them |
 //! | `rooms` | set | rooms with at least one member |
 //! | `members:ROOM` | sorted set | the room's members (socket ids), scored by join order |
-//! | `info:ROOM` | hash | socket id → `NODE\nNAME\nSUB\nSINCE`: the member's instance, display name, token subject (or empty) and join time (ms) |
+//! | `info:ROOM` | hash | socket id → `NODE\nNAME\nSUB\nSINCE`: the member's instance (`0000000000000000`, [`NodeId::ORPHAN`], for an orphan), display name, token subject (or empty) and join time (ms) |
 //! | `capacity:ROOM` | string | the room's seats, when limited |
 //! | `locked:ROOM` | string | present while a moderator has the room locked to new joins |
 //! | `bans:ROOM` | sorted set | digests of kicked members' join tokens, scored with the Redis time (ms) their ban ends |
 //! | `rooms-of:SID` | set | the rooms a member is in |
 //! | `node-members:NODE` | set | the members (socket ids) connected to an instance |
+//! | `sessions:NODE` | hash | an instance's resumable peers → `GRACE\nDIGEST\nSUB`: the grace period (ms), the SHA-256 of the peer's current resume token (hex) and its join token's subject (or empty), so the peer can be adopted if the instance dies |
+//! | `orphans` | sorted set | peers of dead instances, keeping their seats, scored with the Redis time (ms) their grace period ends |
+//! | `orphan-sessions` | hash | an orphan → its `sessions:NODE` entry, for the instance that adopts it |
 //! | `room:ROOM` | channel | the room's membership changes and events, for instances with members there |
 //! | `node:NODE` | channel | events for one instance: signals to its members, refusals for them |
 
@@ -56,9 +59,10 @@ const fn with_id(lua: &'static str, suffix: &'static str) -> Entry {
 const ROOM_CHANNEL: Entry = with_id("room_channel", "room:");
 const NODE_CHANNEL: Entry = with_id("node_channel", "node:");
 const URLS: Entry = fixed("urls", "urls");
+const SESSIONS: Entry = with_id("sessions", "sessions:");
 
 /// The whole layout; the table in the module's documentation says what each holds.
-const LAYOUT: [Entry; 15] = [
+const LAYOUT: [Entry; 18] = [
     fixed("seq", "seq"),
     fixed("epoch", "epoch"),
     fixed("nodes", "nodes"),
@@ -72,6 +76,9 @@ const LAYOUT: [Entry; 15] = [
     with_id("bans", "bans:"),
     with_id("rooms_of", "rooms-of:"),
     with_id("node_members", "node-members:"),
+    SESSIONS,
+    fixed("orphans", "orphans"),
+    fixed("orphan_sessions", "orphan-sessions"),
     ROOM_CHANNEL,
     NODE_CHANNEL,
 ];
@@ -100,6 +107,11 @@ impl Keys {
         format!("{}{}", self.prefix, URLS.suffix)
     }
 
+    /// Instance `node`'s resumable sessions.
+    pub fn sessions(&self, node: NodeId) -> String {
+        format!("{}{}{node}", self.prefix, SESSIONS.suffix)
+    }
+
     pub fn node_channel(&self, node: NodeId) -> String {
         format!("{}{}{node}", self.prefix, NODE_CHANNEL.suffix)
     }
@@ -112,9 +124,10 @@ impl Keys {
     }
 
     /// The layout as Lua: a table `K` with a string for each fixed name and a function of the
-    /// id for the others, e.g. `K.members(room)`.
+    /// id for the others, e.g. `K.members(room)`; and `K.orphan`, an orphan's instance.
     pub fn lua_prelude(&self) -> String {
         let mut lua = String::from("local K = {}\n");
+        let _ = writeln!(lua, "K.orphan = '{}'", NodeId::ORPHAN);
         for entry in &LAYOUT {
             let (name, full) = (entry.lua, format!("{}{}", self.prefix, entry.suffix));
             let _ = if entry.takes_id {
@@ -154,7 +167,8 @@ mod tests {
         assert!(lua.contains(&format!(
             "K.room_channel = function(id) return '{channel}' .. id end\n"
         )));
-        assert_eq!(lua.lines().count(), LAYOUT.len() + 1);
+        assert!(lua.contains("K.orphan = '0000000000000000'\n"));
+        assert_eq!(lua.lines().count(), LAYOUT.len() + 2);
     }
 
     #[test]

@@ -176,6 +176,19 @@ impl Link {
                     .to_owned(),
             );
         }
+        // Its sessions' records as they are now: whatever happened to them while Redis was
+        // unreachable (or lost its data, or took this instance for dead).
+        let sessions = self.shared.keys.sessions(self.shared.node);
+        pipe.add_command(redis::cmd("DEL").arg(&sessions).to_owned());
+        let records = self.members.sessions();
+        if !records.is_empty() {
+            let mut hset = redis::cmd("HSET");
+            hset.arg(&sessions);
+            for (peer, record) in records {
+                hset.arg(peer.to_string()).arg(record);
+            }
+            pipe.add_command(hset);
+        }
         pipe.add_command(self.scripts.sync.call(args));
         self.shared.metrics.redis_round_trip();
         let replies = self.conn.send_packed_commands(&pipe, 0, pipe.len()).await;
@@ -287,6 +300,7 @@ impl Link {
                 | Op::Depart { .. }
                 | Op::Lock { .. }
                 | Op::Ban { .. }
+                | Op::Record { .. }
                 | Op::Query { .. } => {}
             }
         }
@@ -424,7 +438,33 @@ impl Link {
                     .arg(self.shared.keys.urls())
                     .arg(node.to_string())
                     .to_owned(),
+                Query::Adopt {
+                    issuer,
+                    peer,
+                    digest,
+                    sub,
+                } => self.scripts.adopt.call([
+                    issuer.to_string(),
+                    peer.to_string(),
+                    digest.clone(),
+                    sub.clone(),
+                    self.shared.node.to_string(),
+                ]),
             },
+            Op::Record { peer, record } => {
+                let sessions = self.shared.keys.sessions(self.shared.node);
+                match record {
+                    Some(record) => redis::cmd("HSET")
+                        .arg(sessions)
+                        .arg(peer.to_string())
+                        .arg(record)
+                        .to_owned(),
+                    None => redis::cmd("HDEL")
+                        .arg(sessions)
+                        .arg(peer.to_string())
+                        .to_owned(),
+                }
+            }
             Op::Lock { room, locked, .. } => self
                 .scripts
                 .lock
@@ -470,9 +510,10 @@ impl Link {
                 Query::Rooms => Some(&self.scripts.rooms),
                 Query::Room(_) => Some(&self.scripts.room),
                 Query::Url(_) => None,
+                Query::Adopt { .. } => Some(&self.scripts.adopt),
             },
             Op::Ban { .. } => Some(&self.scripts.ban),
-            Op::Publish { .. } => None,
+            Op::Publish { .. } | Op::Record { .. } => None,
         }
     }
 
@@ -535,6 +576,11 @@ impl Link {
                     warn!(%err, "a kick's ban failed in Redis");
                 }
             }
+            Op::Record { .. } => {
+                if let Value::ServerError(err) = reply {
+                    warn!(%err, "a resumable session's record failed in Redis");
+                }
+            }
             Op::Query { reply: answer, .. } => {
                 let ok = !matches!(reply, Value::ServerError(_));
                 let _ = answer.send(ok.then_some(reply));
@@ -564,6 +610,7 @@ impl Link {
                     capacity: (capacity > 0).then_some(capacity),
                 };
                 let seated = Inbound::Seated {
+                    sid,
                     room,
                     seq,
                     remote,
@@ -676,8 +723,9 @@ impl Link {
                 self.members
                     .refuse(origin, event::LOCK, RefusalCode::ClusterUnavailable);
             }
-            // The kick itself went ahead: only the ban is lost, as with Redis's data.
-            Op::Ban { .. } => {}
+            // The kick itself went ahead: only the ban is lost, as with Redis's data. A session
+            // whose record is lost is not adopted should this instance die.
+            Op::Ban { .. } | Op::Record { .. } => {}
             Op::Query { reply, .. } => {
                 let _ = reply.send(None);
             }

@@ -79,7 +79,7 @@ use crate::server::auth::TokenId;
 use inbox::Inbound;
 use keys::Keys;
 use op::{Op, Query};
-pub use replies::{Profile, RoomDetail, RoomSummary};
+pub use replies::{Adoption, Profile, RoomDetail, RoomSummary};
 pub use view::Change;
 use view::RoomView;
 pub use wire::{Member, Reason};
@@ -89,8 +89,12 @@ pub use wire::{Member, Reason};
 pub struct NodeId(pub u64);
 
 impl NodeId {
+    /// Not an instance: the instance of an orphan, a member of a dead instance kept in its rooms
+    /// for its grace period (see `lib.lua`'s `orphan`). No instance is ever named so.
+    pub const ORPHAN: Self = Self(0);
+
     fn random() -> Self {
-        Self(rand::random())
+        Self(rand::random::<u64>().max(1))
     }
 }
 
@@ -126,6 +130,11 @@ pub trait LocalMembers: Send + Sync + 'static {
     fn refuse(&self, sid: Sid, event: &'static str, code: RefusalCode);
     /// This instance's members, to register them in Redis again.
     fn registrations(&self) -> Vec<Registration>;
+    /// Whether `sid` is this instance's member of `room`.
+    fn holds(&self, room: &RoomName, sid: Sid) -> bool;
+    /// This instance's resumable sessions, each peer with its record ([`session_record`]), to
+    /// write them in Redis again.
+    fn sessions(&self) -> Vec<(Sid, String)>;
 }
 
 /// A member of this instance as Redis must hold it.
@@ -341,6 +350,11 @@ impl Cluster {
         self.0.url.as_deref()
     }
 
+    /// `--node-timeout`: how long this instance's heartbeat lasts.
+    pub fn node_timeout(&self) -> Duration {
+        self.0.node_timeout
+    }
+
     /// Whether Redis answers and this instance is registered with it.
     pub fn is_up(&self) -> bool {
         self.0.up.load(Ordering::SeqCst)
@@ -467,6 +481,32 @@ impl Cluster {
         }
     }
 
+    /// A client resumes `peer`, an orphan of dead instance `issuer` (see `adopt.lua`), with a
+    /// resume token whose SHA-256 is `digest` and a join token of subject `sub`: on
+    /// [`Adoption::Adopted`] the peer's seats are this instance's. `None` if Redis cannot be
+    /// reached.
+    pub async fn adopt(
+        &self,
+        issuer: NodeId,
+        peer: Sid,
+        digest: &[u8; 32],
+        sub: Option<&str>,
+    ) -> Option<Adoption> {
+        let query = Query::Adopt {
+            issuer,
+            peer,
+            digest: hex(digest),
+            sub: sub.unwrap_or_default().to_owned(),
+        };
+        replies::adoption(&self.query(query).await?)
+    }
+
+    /// Writes (`Some`) or removes (`None`) resumable `peer`'s record in this instance's
+    /// `sessions:NODE` (see [`keys`]): what lets another instance adopt it should this one die.
+    fn record(&self, peer: Sid, record: Option<String>) {
+        let _ = self.0.ops.send(Op::Record { peer, record });
+    }
+
     /// A client's resume found nothing listening at instance `node`'s URL (the connection was
     /// refused): it may have died. Its members then leave their rooms as soon as its heartbeat
     /// is late, not only once it expires (see `heartbeat.lua`); a live instance, whose
@@ -501,9 +541,11 @@ impl Cluster {
         self.0.views().get(room).map_or(0, RoomView::len)
     }
 
-    /// The instance holding member `sid` of `room`, if it is on another instance.
+    /// The instance holding member `sid` of `room`, if it is on another instance (and not an
+    /// orphan, which no instance holds).
     pub fn node_of(&self, room: &str, sid: &Sid) -> Option<NodeId> {
-        Some(self.0.views().get(room)?.member(sid)?.node)
+        let node = self.0.views().get(room)?.member(sid)?.node;
+        (node != NodeId::ORPHAN).then_some(node)
     }
 
     /// Leaves the cluster (the instance is shutting down): every member of this instance leaves
@@ -567,4 +609,30 @@ impl Shared {
         self.up.store(false, Ordering::SeqCst);
         self.lost.store(true, Ordering::SeqCst);
     }
+}
+
+/// A resumable session's record in `sessions:NODE`, as `adopt.lua` and `lib.lua`'s `orphan` read
+/// it: `GRACE\nDIGEST\nSUB`, the grace period in ms, its token's SHA-256 in hex and its subject.
+pub fn session_record(grace: Duration, digest: &[u8; 32], sub: Option<&str>) -> String {
+    let sub = sub.unwrap_or_default();
+    format!("{}\n{}\n{sub}", grace.as_millis(), hex(digest))
+}
+
+/// The cluster keeps each resumable session's record, so that another instance can adopt it.
+impl crate::server::resume::Records for Cluster {
+    fn put(&self, peer: Sid, grace: Duration, digest: &[u8; 32], sub: Option<&str>) {
+        self.record(peer, Some(session_record(grace, digest, sub)));
+    }
+
+    fn remove(&self, peer: Sid) {
+        self.record(peer, None);
+    }
+}
+
+/// `bytes` in lowercase hexadecimal.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{b:02x}"));
+        out
+    })
 }

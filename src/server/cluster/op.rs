@@ -59,9 +59,14 @@ pub(crate) enum Op {
     Depart {
         done: oneshot::Sender<()>,
     },
+    /// Writes (or, with `None`, removes) resumable `peer`'s session record (`sessions:NODE`).
+    Record {
+        peer: Sid,
+        record: Option<String>,
+    },
 }
 
-/// What the server API reads from Redis.
+/// A call whose answer someone awaits: the server API's reads, a resume's adoption.
 #[derive(Debug, Clone)]
 pub(crate) enum Query {
     /// Every room with its member count and lock (`rooms.lua`).
@@ -70,4 +75,11 @@ pub(crate) enum Query {
     Room(RoomName),
     /// The URL an instance registered (`urls`).
     Url(super::NodeId),
+    /// A resume adopts `peer`, an orphan of instance `issuer` (`adopt.lua`).
+    Adopt {
+        issuer: super::NodeId,
+        peer: Sid,
+        digest: String,
+        sub: String,
+    },
 }

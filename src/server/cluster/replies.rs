@@ -4,7 +4,7 @@ use redis::Value;
 
 use super::wire::Member;
 use super::NodeId;
-use crate::protocol::DisplayName;
+use crate::protocol::{DisplayName, RoomName};
 
 pub(super) enum Join {
     Seated {
@@ -70,6 +70,38 @@ pub(super) fn join(reply: &Value) -> Option<Join> {
         }),
         ("locked", []) => Some(Join::Locked),
         ("banned", []) => Some(Join::Banned),
+        _ => None,
+    }
+}
+
+/// What a resume's adoption of an orphan found (`adopt.lua`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adoption {
+    /// Adopted: its seats, each room with its name and join time (ms) there.
+    Adopted(Vec<(RoomName, DisplayName, u64)>),
+    /// The instance that issued the token is still registered: it is not (yet) taken for dead.
+    Alive,
+    /// No orphan matches the token.
+    Unknown,
+}
+
+pub(super) fn adoption(reply: &Value) -> Option<Adoption> {
+    let items = items(reply)?;
+    match (text(items.first()?)?, items.get(1..)?) {
+        ("adopted", rest) => rest
+            .chunks(3)
+            .map(|seat| match seat {
+                [room, name, since] => Some((
+                    RoomName::parse(text(room)?).ok()?,
+                    DisplayName::parse(text(name)?).ok()?,
+                    number(since)?,
+                )),
+                _ => None,
+            })
+            .collect::<Option<_>>()
+            .map(Adoption::Adopted),
+        ("alive", []) => Some(Adoption::Alive),
+        ("unknown", []) => Some(Adoption::Unknown),
         _ => None,
     }
 }

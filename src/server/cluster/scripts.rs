@@ -81,6 +81,7 @@ pub struct Scripts {
     pub ban: Script,
     pub rooms: Script,
     pub room: Script,
+    pub adopt: Script,
 }
 
 impl Scripts {
@@ -97,11 +98,13 @@ impl Scripts {
             ban: script(include_str!("scripts/ban.lua")),
             rooms: script(include_str!("scripts/rooms.lua")),
             room: script(include_str!("scripts/room.lua")),
+            adopt: script(include_str!("scripts/adopt.lua")),
         }
     }
 
-    pub fn all(&self) -> [&Script; 10] {
+    pub fn all(&self) -> [&Script; 11] {
         [
+            &self.adopt,
             &self.rooms,
             &self.room,
             &self.lock,

@@ -22,6 +22,25 @@ use super::NodeId;
 pub enum Change {
     Arrived(Member),
     Departed(Sid),
+    /// Its instance died: it keeps its seat as an orphan until it resumes elsewhere or its
+    /// grace period ends.
+    Orphaned(Sid),
+    /// An orphan is held by an instance again: one that adopted it, or its own, which was
+    /// taken for dead but lived.
+    Back(Sid),
+}
+
+impl Change {
+    /// What a member's being seated again by another instance changes: whether it became an
+    /// orphan or stopped being one. Any other move (an adoption seen after a roster that had it
+    /// adopted already) changes nothing the room hears.
+    fn moved(was: &Member, now: &Member) -> Option<Self> {
+        match (was.node == NodeId::ORPHAN, now.node == NodeId::ORPHAN) {
+            (false, true) => Some(Self::Orphaned(now.sid)),
+            (true, false) => Some(Self::Back(now.sid)),
+            _ => None,
+        }
+    }
 }
 
 /// A membership change, from a room's channel.
@@ -94,11 +113,11 @@ impl RoomView {
         }
         self.seq = event.seq();
         match event {
-            Event::Joined { member, .. } => {
-                let sid = member.sid;
-                let known = self.members.insert(sid, member.clone()).is_some();
-                (!known).then_some(Change::Arrived(member))
-            }
+            // A member seated again is a move: to no instance (an orphan), or to an instance.
+            Event::Joined { member, .. } => match self.members.insert(member.sid, member.clone()) {
+                None => Some(Change::Arrived(member)),
+                Some(was) => Change::moved(&was, &member),
+            },
             Event::Left { sid, .. } => self.members.remove(&sid).map(|_| Change::Departed(sid)),
         }
     }
@@ -120,15 +139,13 @@ impl RoomView {
                 }
                 keep
             });
-            let mut arrivals: Vec<Member> = incoming
-                .drain()
-                .filter_map(
-                    |(sid, member)| match self.members.insert(sid, member.clone()) {
-                        Some(_) => None,
-                        None => Some(member),
-                    },
-                )
-                .collect();
+            let mut arrivals: Vec<Member> = Vec::new();
+            for (sid, member) in incoming.drain() {
+                match self.members.insert(sid, member.clone()) {
+                    Some(was) => changes.extend(Change::moved(&was, &member)),
+                    None => arrivals.push(member),
+                }
+            }
             arrivals.sort_unstable_by_key(|m| m.order);
             changes.extend(arrivals.into_iter().map(Change::Arrived));
         }
@@ -136,6 +153,13 @@ impl RoomView {
             changes.extend(self.apply_rostered(event));
         }
         changes
+    }
+
+    /// Forgets member `sid`, which is this instance's own now (it seats it, or adopted it): it
+    /// did not leave, but an orphan is back.
+    pub fn forget(&mut self, sid: &Sid) -> Option<Change> {
+        let was = self.members.remove(sid)?;
+        (was.node == NodeId::ORPHAN).then_some(Change::Back(*sid))
     }
 
     /// Forgets which changes were seen, keeping the members: after a reconnection the sequence
@@ -282,7 +306,7 @@ mod tests {
                 .into_iter()
                 .map(|c| match c {
                     Change::Arrived(m) => m.order,
-                    Change::Departed(_) => 0,
+                    Change::Departed(_) | Change::Orphaned(_) | Change::Back(_) => 0,
                 })
                 .collect()
         };
@@ -294,5 +318,45 @@ mod tests {
         assert_eq!(orders, vec![10, 20, 30]);
         assert_eq!(view.len(), 3);
         assert_eq!(view.member(&s[2]).map(|m| m.node), Some(NodeId(2)));
+    }
+
+    #[test]
+    fn a_member_seated_again_elsewhere_is_orphaned_or_back() {
+        let s = sids(2);
+        let (a, b) = (member(s[0], 1, 9), member(s[1], 2, 9));
+        let mut view = RoomView::default();
+        view.roster(2, vec![a.clone(), b.clone()], Authority::Full);
+        let orphan = Member {
+            node: NodeId::ORPHAN,
+            ..a.clone()
+        };
+        assert_eq!(
+            view.apply(joined(3, &orphan)),
+            Some(Change::Orphaned(a.sid))
+        );
+        assert_eq!(view.member(&a.sid).map(|m| m.node), Some(NodeId::ORPHAN));
+        // Adopted by instance 7.
+        let adopted = Member {
+            node: NodeId(7),
+            ..a.clone()
+        };
+        assert_eq!(view.apply(joined(4, &adopted)), Some(Change::Back(a.sid)));
+        assert_eq!(view.member(&a.sid).map(|m| m.node), Some(NodeId(7)));
+        assert_eq!(view.apply(joined(5, &adopted)), None, "seen already");
+        // b, orphaned, is adopted by this instance: it leaves the view, and is back.
+        let b_orphan = Member {
+            node: NodeId::ORPHAN,
+            ..b.clone()
+        };
+        view.apply(joined(6, &b_orphan));
+        assert_eq!(view.forget(&b.sid), Some(Change::Back(b.sid)));
+        assert_eq!(view.forget(&a.sid), None, "not an orphan");
+        assert_eq!(view.members(), vec![]);
+        // A roster read in one go reports the same moves.
+        view.roster(7, vec![adopted.clone(), b.clone()], Authority::Full);
+        let changes = view.roster(8, vec![orphan.clone(), b.clone()], Authority::Full);
+        assert_eq!(changes, vec![Change::Orphaned(a.sid)]);
+        let changes = view.roster(9, vec![adopted, b], Authority::Full);
+        assert_eq!(changes, vec![Change::Back(a.sid)]);
     }
 }

@@ -9,7 +9,7 @@ use super::adapter::RoomAdapter;
 use super::delivery::{self, Audience, Sockets};
 use super::{moderation, Hub};
 use crate::protocol::{Refusal, RefusalCode, RemovalCode, RoomName, ServerEvent};
-use crate::server::cluster::{Change, LocalMembers, Registration};
+use crate::server::cluster::{session_record, Change, LocalMembers, Registration};
 
 /// [`LocalMembers`] for a [`Hub`].
 pub(super) struct Members {
@@ -34,8 +34,26 @@ impl LocalMembers for Members {
         delivery::finish_evictions(&self.hub, &self.sockets);
     }
 
+    fn sessions(&self) -> Vec<(Sid, String)> {
+        let Some(resumes) = self.hub.resumes() else {
+            return Vec::new();
+        };
+        resumes
+            .records()
+            .into_iter()
+            .map(|(peer, digest, sub)| {
+                let record = session_record(resumes.grace(), &digest, sub.as_deref());
+                (peer, record)
+            })
+            .collect()
+    }
+
+    fn holds(&self, room: &RoomName, sid: Sid) -> bool {
+        self.hub.rooms.with(|rooms| rooms.is_member(&sid, room))
+    }
+
     fn signal(&self, room: &RoomName, to: Sid, event: Str) -> bool {
-        if !self.hub.rooms.with(|rooms| rooms.is_member(&to, room)) {
+        if !self.holds(room, to) {
             return false;
         }
         if let Some(adapter) = self.hub.adapter() {
@@ -54,6 +72,14 @@ impl LocalMembers for Members {
                     name: member.name.as_str().to_owned(),
                 },
                 Change::Departed(sid) => ServerEvent::Bye {
+                    room: room.to_string(),
+                    id: sid.to_string(),
+                },
+                Change::Orphaned(sid) => ServerEvent::Away {
+                    room: room.to_string(),
+                    id: sid.to_string(),
+                },
+                Change::Back(sid) => ServerEvent::Back {
                     room: room.to_string(),
                     id: sid.to_string(),
                 },

@@ -26,6 +26,7 @@
 //! a socket's later events wait behind it, in order, and only then.
 
 pub mod adapter;
+mod adopting;
 mod connection;
 pub mod control;
 mod delivery;
@@ -186,6 +187,9 @@ impl Hub {
     ) -> Result<(), StartError> {
         match (&self.cluster, starter) {
             (Some(cluster), Some(starter)) => {
+                if let Some(resumes) = self.resumes() {
+                    resumes.mirror(Arc::new(cluster.clone()));
+                }
                 let members = members::Members::new(self.clone(), io);
                 cluster.start(starter, Arc::new(members)).await
             }
@@ -440,19 +444,26 @@ async fn open_session<A: Adapter>(
     let asked = resuming::asked(auth.as_ref(), query);
     // A session another instance holds is resumed there, and this socket carries it (unless
     // this socket is itself carried from another instance).
-    let refused = match &asked {
+    // One whose instance died is adopted here (see `adopting`).
+    let elsewhere = match &asked {
         Some(ask) if !carried => {
             let join_token = presented_token(auth.as_ref(), query);
             match tunnel::resume_elsewhere(&hub, &socket, ask, join_token).await {
                 tunnel::Elsewhere::Carried => return Ok(()),
-                tunnel::Elsewhere::Refused(code) => Some(code),
+                tunnel::Elsewhere::Refused(code) => Some(Err(code)),
+                tunnel::Elsewhere::Gone { issuer, suspected } => Some(
+                    adopting::adopt(&hub, &socket, &grant, ask, (issuer, suspected))
+                        .await
+                        .map(|(peer, start)| (peer, Some(start))),
+                ),
                 tunnel::Elsewhere::No => None,
             }
         }
         _ => None,
     };
-    let (peer, start) = match refused {
-        Some(code) => resuming::refused(&hub, &socket, &grant, code),
+    let (peer, start) = match elsewhere {
+        Some(Ok(adopted)) => adopted,
+        Some(Err(code)) => resuming::refused(&hub, &socket, &grant, code),
         None => resuming::begin(&hub, &socket, &grant, asked),
     };
     if let Some(start) = start {

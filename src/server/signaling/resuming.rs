@@ -31,6 +31,9 @@ pub(super) enum Start {
     Fresh { token: String },
     /// It resumed `claim.peer`, having received its events up to `seq`.
     Resumed { claim: Arc<Claim>, seq: u64 },
+    /// It resumed `claim.peer`, whose instance died, having received that instance's events up
+    /// to `seq` (see [`super::adopting`]): what it missed meanwhile is lost.
+    Adopted { claim: Arc<Claim>, seq: u64 },
     /// Its resume failed for `code`: a fresh session, resumable with `token` if resuming is on.
     Failed {
         code: ResumeFailureCode,
@@ -117,19 +120,16 @@ pub(super) fn refused<A: Adapter>(
 /// In the connect handler: tells `socket` how its session began. A resumed one gets `resumed`,
 /// then every event after the position it gave, then (once the log is unlocked) live events.
 pub(super) fn announce<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, start: &Start) {
-    let grace = hub.resumes().map_or(0, |r| r.grace().as_secs());
-    let grant = |id: Sid, token: &str, rooms: Vec<String>| ResumeGrant {
-        id: id.to_string(),
+    let grant = |token: &str| ResumeGrant {
+        id: socket.id.to_string(),
         token: token.to_owned(),
-        grace,
-        rooms,
+        grace: grace(hub),
+        rooms: vec![],
+        gap: false,
     };
     match start {
         Start::Fresh { token } => {
-            emit(
-                socket,
-                &ServerEvent::Resumable(grant(socket.id, token, vec![])),
-            );
+            emit(socket, &ServerEvent::Resumable(grant(token)));
         }
         Start::Failed { code, token } => {
             emit(
@@ -137,46 +137,70 @@ pub(super) fn announce<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, start: &Sta
                 &ServerEvent::ResumeFailed(ResumeFailure::new(*code)),
             );
             if let Some(token) = token {
-                emit(
-                    socket,
-                    &ServerEvent::Resumable(grant(socket.id, token, vec![])),
-                );
+                emit(socket, &ServerEvent::Resumable(grant(token)));
             }
         }
-        Start::Resumed { claim, seq } => {
-            let (Some(adapter), Some(log)) = (hub.adapter(), hub.resume_log(claim.peer)) else {
-                return; // Gone meanwhile (its grace ended, or it was evicted).
-            };
-            let rooms = hub.rooms.with(|rooms| rooms.rooms_of(&claim.peer));
-            let names = rooms.iter().map(RoomName::to_string).collect();
-            let resumed = ServerEvent::Resumed(grant(claim.peer, &claim.token, names));
-            let mut log = resume::lock(&log);
-            let mut sent = adapter.send_text(socket.id, resumed.to_json_array());
-            for event in log.attach(*seq) {
-                sent = sent && adapter.send_text(socket.id, event.to_owned());
-            }
-            drop(log);
-            if !sent {
-                return delivery::evict(hub, socket.clone(), CloseCode::SlowReceiver);
-            }
-            let sockets = Sockets::of(socket);
-            for room in &rooms {
-                let back = ServerEvent::Back {
-                    room: room.to_string(),
-                    id: claim.peer.to_string(),
-                };
-                let others = (Audience::Others, Reach::Cluster);
-                let _ = delivery::to_room(hub, &sockets, room, others, &back);
-            }
-            // The socket it had still looked alive: it is this connection's no more.
-            if let Some(previous) = claim
-                .previous
-                .and_then(|sid| socket.broadcast().get_socket(sid))
-            {
-                let _ = previous.disconnect();
-            }
-        }
+        Start::Resumed { claim, seq } => resumed(hub, socket, claim, *seq, false),
+        Start::Adopted { claim, seq } => resumed(hub, socket, claim, *seq, true),
     }
+}
+
+/// Tells `socket`, which resumed `claim.peer`, that it did, with the events after `seq`; one
+/// adopted after its instance died (`gap`) is then sent each room's roster. Its rooms hear that
+/// it is `back` (after an adoption, from each instance's view: see `view::Change::Back`).
+fn resumed<A: Adapter>(hub: &Hub, socket: &SocketRef<A>, claim: &Claim, seq: u64, gap: bool) {
+    let (Some(adapter), Some(log)) = (hub.adapter(), hub.resume_log(claim.peer)) else {
+        return; // Gone meanwhile (its grace ended, or it was evicted).
+    };
+    let rooms = hub.rooms.with(|rooms| rooms.rooms_of(&claim.peer));
+    let resumed = ServerEvent::Resumed(ResumeGrant {
+        id: claim.peer.to_string(),
+        token: claim.token.clone(),
+        grace: grace(hub),
+        rooms: rooms.iter().map(RoomName::to_string).collect(),
+        gap,
+    });
+    let rosters = rooms
+        .iter()
+        .filter(|_| gap)
+        .map(|room| ServerEvent::Roster {
+            room: room.to_string(),
+            peers: super::session::roster_of(hub, claim.peer, room),
+        });
+    let mut log = resume::lock(&log);
+    let mut sent = adapter.send_text(socket.id, resumed.to_json_array());
+    for event in log.attach(seq) {
+        sent = sent && adapter.send_text(socket.id, event.to_owned());
+    }
+    // After the replay, which happened before: the rosters are the rooms as they are now.
+    for roster in rosters {
+        sent = sent && adapter.send_text(socket.id, roster.to_json_array());
+    }
+    drop(log);
+    if !sent {
+        return delivery::evict(hub, socket.clone(), CloseCode::SlowReceiver);
+    }
+    let sockets = Sockets::of(socket);
+    for room in rooms.iter().filter(|_| !gap) {
+        let back = ServerEvent::Back {
+            room: room.to_string(),
+            id: claim.peer.to_string(),
+        };
+        let others = (Audience::Others, Reach::Cluster);
+        let _ = delivery::to_room(hub, &sockets, room, others, &back);
+    }
+    // The socket it had still looked alive: it is this connection's no more.
+    if let Some(previous) = claim
+        .previous
+        .and_then(|sid| socket.broadcast().get_socket(sid))
+    {
+        let _ = previous.disconnect();
+    }
+}
+
+/// The grace period, in seconds, that `resumable` and `resumed` announce.
+fn grace(hub: &Hub) -> u64 {
+    hub.resumes().map_or(0, |r| r.grace().as_secs())
 }
 
 /// A resumable peer that will not come back: out of its rooms now, the others told `bye`.

@@ -504,6 +504,16 @@ impl<A: Adapter> Session<A> {
     }
 }
 
+/// The others in `room` as `peer`'s `roster` lists them: in join order, on every instance.
+pub(super) fn roster_of(hub: &Hub, peer: Sid, room: &RoomName) -> Vec<Peer> {
+    let local = hub.rooms.with(|rooms| rooms.others_in_order(&peer, room));
+    let remote = hub
+        .cluster()
+        .map(|cluster| cluster.remote_members(room.as_str()))
+        .unwrap_or_default();
+    roster(local, remote)
+}
+
 fn peers_of(others: Vec<(Sid, DisplayName)>) -> Vec<Peer> {
     others
         .into_iter()

@@ -104,7 +104,12 @@ pub(super) enum Elsewhere {
     Carried,
     /// The issuer refused it: the client starts fresh here, told why.
     Refused(ResumeFailureCode),
-    /// No other instance holds it, or none can be reached: it is resumed (or refused) here.
+    /// The issuer is not in the cluster, or nothing answers for it at its URL: it may have died,
+    /// and its sessions become orphans this instance may adopt (see [`super::adopting`]).
+    /// `suspected`: its URL refused, so it is worth waiting for it to be taken for dead.
+    Gone { issuer: NodeId, suspected: bool },
+    /// No other instance issued it, or the issuer cannot be reached: it is resumed (or refused)
+    /// here.
     No,
 }
 
@@ -119,8 +124,12 @@ pub(super) async fn resume_elsewhere<A: Adapter>(
     let ResumeAsk::Resume { token, .. } = ask else {
         return Elsewhere::No;
     };
-    let Some((holder, url)) = issuer(hub, token).await else {
+    let (Some(cluster), Some(holder)) = (hub.cluster(), issuer(hub, token)) else {
         return Elsewhere::No;
+    };
+    let Some(url) = cluster.url_of(holder).await else {
+        let (issuer, suspected) = (holder, false);
+        return Elsewhere::Gone { issuer, suspected };
     };
     match open((holder, &url), ask, join_token).await {
         Ok(opened) => {
@@ -130,12 +139,16 @@ pub(super) async fn resume_elsewhere<A: Adapter>(
             Elsewhere::Carried
         }
         Err(OpenError::Refused(code)) => Elsewhere::Refused(code),
-        Err(err) => {
+        Err(err @ (OpenError::NothingListens(_) | OpenError::Replaced)) => {
             // It may have died: see `Cluster::suspect`.
-            let gone = matches!(err, OpenError::NothingListens(_) | OpenError::Replaced);
-            if let Some(cluster) = hub.cluster().filter(|_| gone) {
-                cluster.suspect(holder);
+            cluster.suspect(holder);
+            info!(socket = %socket.id, issuer = %url, %err, "the instance that issued the token may have died");
+            Elsewhere::Gone {
+                issuer: holder,
+                suspected: true,
             }
+        }
+        Err(err) => {
             warn!(socket = %socket.id, issuer = %url, %err, "cannot resume through the instance that issued the token");
             Elsewhere::No
         }
@@ -160,15 +173,11 @@ pub(super) fn arriving(hub: &Hub, auth: Option<&Json>) -> Result<bool, ConnectRe
     }
 }
 
-/// The instance that issued resume `token` and the URL it registered, if it is another
-/// instance of the cluster.
-async fn issuer(hub: &Hub, token: &str) -> Option<(NodeId, String)> {
+/// The instance that issued resume `token`, if it is another instance of the cluster.
+fn issuer(hub: &Hub, token: &str) -> Option<NodeId> {
     let cluster = hub.cluster()?;
     let issuer: NodeId = resume::issuer_of(token)?.parse().ok()?;
-    if issuer == cluster.node() {
-        return None;
-    }
-    Some((issuer, cluster.url_of(issuer).await?))
+    (issuer != cluster.node() && issuer != NodeId::ORPHAN).then_some(issuer)
 }
 
 /// Resumes the session `ask` names at instance `holder`, at `url`, for a client presenting the

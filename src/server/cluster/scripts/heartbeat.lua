@@ -1,5 +1,7 @@
 -- An instance's heartbeat: renews its registration, and takes instances whose heartbeat
--- expired for dead, freeing their members' seats (their rooms are told on their channels).
+-- expired for dead, freeing their members' seats (their rooms are told on their channels);
+-- their resumable members become orphans instead, whose seats are freed when their grace period
+-- ends (here too) unless another instance adopts them first.
 -- Suspects die sooner: an instance where a client's resume found nothing listening is taken
 -- for dead once its last beat is older than `late` times its own timeout (two of its beats),
 -- without waiting for its heartbeat to expire.
@@ -15,7 +17,7 @@ if redis.call('ZSCORE', K.nodes, node) then
 end
 local freed = 0
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', K.nodes, '-inf', '(' .. now, 'LIMIT', 0, 16)) do
-  freed = freed + depart(dead, 'timeout')
+  freed = freed + depart(dead, 'timeout', true)
 end
 for i = 4, #ARGV do
   local suspect = ARGV[i]
@@ -25,8 +27,8 @@ for i = 4, #ARGV do
   if expires and its and suspect ~= node then
     local last_beat = tonumber(expires) - its
     if now - last_beat > late * its then
-      freed = freed + depart(suspect, 'timeout')
+      freed = freed + depart(suspect, 'timeout', true)
     end
   end
 end
-return {renewed, freed}
+return {renewed, freed + reap(now)}

@@ -17,7 +17,9 @@ local function seat(node, sid, room, name, order, sub, since)
   redis.call('ZADD', K.members(room), order, sid)
   redis.call('HSET', K.info(room), sid, table.concat({node, name, sub, since}, '\n'))
   redis.call('SADD', K.rooms_of(sid), room)
-  redis.call('SADD', K.node_members(node), sid)
+  if node ~= K.orphan then
+    redis.call('SADD', K.node_members(node), sid)
+  end
   redis.call('SADD', K.rooms, room)
   redis.call('PUBLISH', K.room_channel(room),
     table.concat({'J', seq, node, sid, order, name}, '\t'))
@@ -48,33 +50,97 @@ local function unseat(sid, room, reason)
   return remaining
 end
 
--- Takes every member of instance `node` out of every room, and the instance out of the
--- cluster. Returns how many seats were freed.
-local function depart(node, reason)
-  local freed = 0
-  for _, sid in ipairs(redis.call('SMEMBERS', K.node_members(node))) do
-    for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
-      if unseat(sid, room, reason) then
-        freed = freed + 1
-      end
-    end
-  end
-  redis.call('DEL', K.node_members(node))
-  redis.call('ZREM', K.nodes, node)
-  redis.call('HDEL', K.timeouts, node)
-  redis.call('HDEL', K.urls, node)
-  return freed
+-- A member's entry in a room's `info` hash, as its fields: {node, name, sub, since}.
+local function fields(text)
+  local node, name, sub, since = string.match(text, '^([^\n]*)\n([^\n]*)\n?([^\n]*)\n?([^\n]*)$')
+  return {node or '', name or '', sub or '', since or '0'}
 end
 
--- Each member's record in `room`'s `info` hash: socket id -> its fields (node, name, sub, since).
+-- Each member's record in `room`'s `info` hash: socket id -> its fields.
 local function records(room)
   local info = redis.call('HGETALL', K.info(room))
   local of = {}
   for i = 1, #info, 2 do
-    local node, name, sub, since = string.match(info[i + 1], '^([^\n]*)\n([^\n]*)\n?([^\n]*)\n?([^\n]*)$')
-    of[info[i]] = {node or '', name or '', sub or '', since or '0'}
+    of[info[i]] = fields(info[i + 1])
   end
   return of
+end
+
+-- Seats member `sid`, already in its rooms, again as instance `node`'s (its join order, name,
+-- subject and join time kept), announcing it on each room's channel. Returns its rooms, each
+-- followed by its name and join time there.
+local function reseat(node, sid)
+  local rooms = {}
+  for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
+    local info = redis.call('HGET', K.info(room), sid)
+    local order = redis.call('ZSCORE', K.members(room), sid)
+    if info and order then
+      local record = fields(info)
+      seat(node, sid, room, record[2], tonumber(order), record[3], record[4])
+      rooms[#rooms + 1] = room
+      rooms[#rooms + 1] = record[2]
+      rooms[#rooms + 1] = record[4]
+    end
+  end
+  return rooms
+end
+
+-- Member `sid` of a dead instance, with its session's record (`sessions:NODE`, whose first
+-- field is the grace period), becomes an orphan: it keeps its seats until its grace period
+-- ends or another instance adopts it (`adopt.lua`), and its rooms hear that it is away (a
+-- `J` line naming no instance).
+local function orphan(sid, record, now)
+  local grace = tonumber(string.match(record, '^[^\n]*')) or 0
+  redis.call('ZADD', K.orphans, now + grace, sid)
+  redis.call('HSET', K.orphan_sessions, sid, record)
+  reseat(K.orphan, sid)
+end
+
+-- Frees the seats of the orphans whose grace period ended by `now`. Returns how many.
+local function reap(now)
+  local freed = 0
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', K.orphans, '-inf', '(' .. now, 'LIMIT', 0, 64)) do
+    redis.call('ZREM', K.orphans, sid)
+    redis.call('HDEL', K.orphan_sessions, sid)
+    for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
+      if unseat(sid, room, 'timeout') then
+        freed = freed + 1
+      end
+    end
+  end
+  return freed
+end
+
+-- Takes instance `node` out of the cluster, and every member of it out of every room, except,
+-- if it `died`, the members with a resumable session: those become orphans. Returns how many
+-- seats were freed.
+local function depart(node, reason, died)
+  local sessions = {}
+  if died then
+    local flat = redis.call('HGETALL', K.sessions(node))
+    for i = 1, #flat, 2 do
+      sessions[flat[i]] = flat[i + 1]
+    end
+  end
+  local freed = 0
+  for _, sid in ipairs(redis.call('SMEMBERS', K.node_members(node))) do
+    if not sessions[sid] then
+      for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
+        if unseat(sid, room, reason) then
+          freed = freed + 1
+        end
+      end
+    end
+  end
+  local now = now_ms()
+  for sid, record in pairs(sessions) do
+    orphan(sid, record, now)
+  end
+  redis.call('DEL', K.node_members(node), K.sessions(node))
+  redis.call('ZREM', K.nodes, node)
+  redis.call('HDEL', K.timeouts, node)
+  redis.call('HDEL', K.urls, node)
+  return freed
 end
 
 -- Appends `room`'s members to `out` in join order, four fields each: sid, order, node, name;

@@ -3,6 +3,8 @@
 -- their seats already; after Redis lost its data the first instance to register a room's
 -- members also restores its capacity); members Redis holds for the instance that it no longer
 -- has (a join whose answer was lost, a leave sent while Redis was unreachable) are removed.
+-- Members it still holds that became orphans (it was taken for dead, but lived) are its own
+-- again (the instance writes its sessions' records anew beforehand).
 -- ARGV: node, timeout (ms), an epoch to use if Redis has none, then seven fields per member:
 -- room, sid, name, order, capacity (0: unlimited), sub ('' without one), since (ms).
 -- Returns {epoch, seated, removed}.
@@ -23,6 +25,20 @@ for _, sid in ipairs(redis.call('SMEMBERS', K.node_members(node))) do
       removed = removed + 1
     end
   end
+end
+-- Its orphans, taken back before any is seated again.
+local reclaimed = {}
+for i = 4, #ARGV, 7 do
+  local sid = ARGV[i + 1]
+  local record = redis.call('HGET', K.orphan_sessions, sid)
+  if record then
+    redis.call('ZREM', K.orphans, sid)
+    redis.call('HDEL', K.orphan_sessions, sid)
+    reclaimed[sid] = true
+  end
+end
+for sid in pairs(reclaimed) do
+  reseat(node, sid)
 end
 local seated = 0
 for i = 4, #ARGV, 7 do
