@@ -109,6 +109,9 @@ turn_url() { echo "turn:127.0.0.1:$1?transport=udp"; }
 export SIGNALROOM_TEST_RELAY_PORT=$((port + 14))
 # The restart browser test starts, stops and starts again a signalroom of its own on this port.
 export SIGNALROOM_TEST_RESTART_PORT=$((port + 15))
+# The adoption browser test runs a Redis, two instances and a load balancer of its own on this
+# port and the three after it, and kills an instance.
+export SIGNALROOM_TEST_ADOPT_PORT=$((port + 16))
 SIGNALROOM_TURN_SECRET="$turn_secret" serve test-ops $((port + 6)) --api-key "$SIGNALROOM_TEST_API_KEY" \
   --stun-urls "stun:127.0.0.1:$SIGNALROOM_TEST_TURN_PORT" \
   --turn-urls "$(turn_url "$SIGNALROOM_TEST_TURN_PORT"),$(turn_url "$SIGNALROOM_TEST_WRONG_TURN_PORT"),$(turn_url "$SIGNALROOM_TEST_CLOSED_PORT")"

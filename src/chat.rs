@@ -98,9 +98,13 @@ impl ChatState {
                 phase.set(Phase::Idle);
                 socket.with(Connection::close);
             }
-            ServerEvent::Resumed(_) => {
+            ServerEvent::Resumed(grant) => {
                 if let Phase::Joined { room } = phase.get_untracked() {
-                    status.set(format!("Reconnected: back in room {room}"));
+                    status.set(if grant.gap {
+                        format!("Reconnected through another server: back in room {room}, but lines sent while the old one failed may be missing")
+                    } else {
+                        format!("Reconnected: back in room {room}")
+                    });
                 }
             }
             ServerEvent::ResumeFailed(failure) => {

@@ -90,10 +90,26 @@ impl CallSession {
                     (self.emit)(&ClientEvent::IceServers);
                 }
             }
+            // The whole room: after a resume with a gap (see `ResumeGrant::gap`) it may
+            // also say who left unheard.
             ServerEvent::Roster { peers, .. } => {
-                let mut state = self.state.borrow_mut();
-                for peer in peers {
-                    state.peers.insert(peer.id.clone(), peer.name.clone());
+                let gone: Vec<String> = {
+                    let mut state = self.state.borrow_mut();
+                    let listed = |id: &String| peers.iter().any(|p| &p.id == id);
+                    let gone = state
+                        .peers
+                        .keys()
+                        .filter(|id| !listed(id))
+                        .cloned()
+                        .collect();
+                    state.peers.clear();
+                    for peer in peers {
+                        state.peers.insert(peer.id.clone(), peer.name.clone());
+                    }
+                    gone
+                };
+                for id in gone {
+                    self.drop_link(&id);
                 }
             }
             ServerEvent::OtherJoin { id, name, .. } => {
