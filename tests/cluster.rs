@@ -1064,14 +1064,9 @@ async fn an_instance_taken_for_dead_that_lived_takes_its_orphans_back() {
     bob.expect("roster").await;
     assert_eq!(bob.expect("otherjoin").await[1], json!(ada_id));
 
-    let signal = |name: &str| {
-        let pid = b.0.id().to_string();
-        let status = Command::new("kill").args([name, &pid]).status().unwrap();
-        assert!(status.success());
-    };
-    signal("-STOP");
+    signal(&b, "-STOP");
     assert_eq!(ada.expect("away").await, vec![json!("call"), json!(bob_id)]);
-    signal("-CONT");
+    signal(&b, "-CONT");
     assert_eq!(ada.expect("back").await, vec![json!("call"), json!(bob_id)]);
     let keys = redis.keys("signalroom").await;
     assert!(!keys.iter().any(|k| k.contains("orphan")), "{keys:?}");
@@ -1094,6 +1089,97 @@ async fn an_instance_taken_for_dead_that_lived_takes_its_orphans_back() {
         ada.expect("message").await,
         vec![json!("call"), json!(bob_id), json!("yes")]
     );
+}
+
+/// Sends signal `name` (`-STOP`, `-CONT`) to a server process.
+fn signal(process: &ServerProcess, name: &str) {
+    let pid = process.0.id().to_string();
+    let status = Command::new("kill").args([name, &pid]).status().unwrap();
+    assert!(status.success());
+}
+
+/// B stands still past its timeout; meanwhile Bob's connection drops and A adopts him. When B
+/// runs again it lets him go: he stays A's, the room never hears `bye`, and B's old socket for
+/// him ending frees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_lived_lets_go_of_a_member_adopted_meanwhile() {
+    let redis = RedisServer::start();
+    let a = instance(&redis).await;
+    let (b, b_addr) = binary_instance(&redis, NODE_TIMEOUT);
+    let (a_node, b_node) = (node_name(a.addr).await, node_name(b_addr).await);
+    let (bob, bob_id, token) = resumable_member(b_addr, "call").await;
+    let mut ada = TestClient::connect(&a).await;
+    join_with(&mut ada, "call", json!("Ada")).await;
+
+    signal(&b, "-STOP");
+    assert_eq!(ada.expect("away").await, vec![json!("call"), json!(bob_id)]);
+    bob.kill(); // B cannot notice yet
+    let auth = json!({"resume": {"token": token, "seq": 3}});
+    let mut bob = RawClient::connect_with_auth(a.addr, &auth).await;
+    let resumed = bob.expect("resumed").await;
+    assert_eq!(
+        (&resumed[0]["id"], &resumed[0]["gap"]),
+        (&json!(bob_id), &json!(true))
+    );
+    bob.expect("roster").await;
+    assert_eq!(ada.expect("back").await, vec![json!("call"), json!(bob_id)]);
+
+    signal(&b, "-CONT");
+    // B registers again and lets Bob go; its old socket for him ends.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while session_records(&redis, &b_node).await.contains(&bob_id) {
+        assert!(Instant::now() < deadline, "B kept Bob's session");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = names_until_quiet(&mut ada, Duration::from_secs(2)).await;
+    assert!(!events.contains(&"bye".to_owned()), "{events:?}");
+    let holder: String = redis::cmd("HGET")
+        .arg("signalroom:info:call")
+        .arg(&bob_id)
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    assert!(holder.starts_with(&format!("{a_node}\n")), "{holder:?}");
+    assert_eq!(session_records(&redis, &a_node).await, vec![bob_id.clone()]);
+    bob.emit("message", &[json!("call"), json!("still here")])
+        .await;
+    assert_eq!(
+        ada.expect("message").await,
+        vec![json!("call"), json!(bob_id), json!("still here")]
+    );
+}
+
+/// An instance frees only the seats it holds: a leave in another instance's name (one taken for
+/// dead, whose member another instance adopted meanwhile) frees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_frees_only_the_seats_its_instance_holds() {
+    use signalroom::server::cluster::{keys::Keys, scripts::Scripts};
+    let redis = RedisServer::start();
+    let a = instance(&redis).await;
+    let mut ada = TestClient::connect(&a).await;
+    let (ada_id, _) = join_with(&mut ada, "call", json!("Ada")).await;
+    let leave = Scripts::new(&Keys::new("signalroom")).leave;
+    let leave_as = async |node: &str| -> Vec<String> {
+        let call = leave.call([node, ada_id.as_str(), "left"]);
+        leave
+            .with_code(&call)
+            .query_async(&mut redis.connection().await)
+            .await
+            .unwrap()
+    };
+    let seated = async || -> Option<u64> {
+        redis::cmd("ZSCORE")
+            .arg("signalroom:members:call")
+            .arg(&ada_id)
+            .query_async(&mut redis.connection().await)
+            .await
+            .unwrap()
+    };
+    assert_eq!(leave_as("00000000000000ab").await, Vec::<String>::new());
+    assert!(seated().await.is_some());
+    let a_node = node_name(a.addr).await;
+    assert_eq!(leave_as(&a_node).await, vec!["call", "0"]);
+    assert!(seated().await.is_none());
 }
 
 /// A resume that finds nothing listening at a live instance's URL (here, a URL made wrong in

@@ -5,10 +5,9 @@
 //! Pure state, no I/O: the signaling layer sends what [`Log::sequence`] numbers, and turns a
 //! drop, an expiry and a resume into room events. In a cluster each session's token digest is
 //! also kept in Redis ([`Records`]), so that another instance can adopt the peer should this one
-//! die. Each peer's log has a lock of its own, taken
-//! around numbering *and* sending one event, so a peer's events reach it in the order of their
-//! numbers however many threads send to it; the map of logs is read-locked per delivery and
-//! written only when a peer comes or goes.
+//! die. Each peer's log has a lock of its own, taken around numbering *and* sending one event,
+//! so a peer's events reach it in the order of their numbers however many threads send to it;
+//! the map of logs is read-locked per delivery and written only when a peer comes or goes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};

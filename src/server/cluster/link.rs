@@ -193,10 +193,26 @@ impl Link {
         self.shared.metrics.redis_round_trip();
         let replies = self.conn.send_packed_commands(&pipe, 0, pipe.len()).await;
         let reply = replies.map_err(|e| self.fail_link(e))?.pop();
-        let Some((epoch, seated, removed)) = reply.as_ref().and_then(replies::sync) else {
+        let Some(synced) = reply.as_ref().and_then(replies::sync) else {
             let err = unexpected("sync", reply);
             return Err(self.fail_link(err));
         };
+        let replies::Synced {
+            epoch,
+            seated,
+            removed,
+            taken,
+        } = synced;
+        // Before the rosters are read, which list them as the other instance's.
+        if !taken.is_empty() {
+            warn!(
+                members = taken.len(),
+                "this instance was taken for dead, and another adopted some of its members meanwhile: they are that instance's now"
+            );
+        }
+        for sid in taken {
+            self.members.taken(sid);
+        }
         let kept = self.last_epoch.as_deref() == Some(epoch.as_str());
         if self.last_epoch.is_some() {
             if kept {
@@ -480,7 +496,11 @@ impl Link {
                 everywhere,
                 reason,
             } => {
-                let mut args = vec![sid.to_string(), reason.as_str().to_owned()];
+                let mut args = vec![
+                    self.shared.node.to_string(),
+                    sid.to_string(),
+                    reason.as_str().to_owned(),
+                ];
                 if !everywhere {
                     args.extend(rooms.iter().map(RoomName::to_string));
                 }

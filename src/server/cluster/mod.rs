@@ -132,6 +132,9 @@ pub trait LocalMembers: Send + Sync + 'static {
     fn registrations(&self) -> Vec<Registration>;
     /// Whether `sid` is this instance's member of `room`.
     fn holds(&self, room: &RoomName, sid: Sid) -> bool;
+    /// Another instance adopted member `sid` while this one was taken for dead: it is that
+    /// instance's now, and no longer this one's, quietly (the rooms did not lose it).
+    fn taken(&self, sid: Sid);
     /// This instance's resumable sessions, each peer with its record ([`session_record`]), to
     /// write them in Redis again.
     fn sessions(&self) -> Vec<(Sid, String)>;

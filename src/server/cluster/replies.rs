@@ -1,6 +1,7 @@
 //! Reading the scripts' answers (their shapes are written at the top of each script).
 
 use redis::Value;
+use socketioxide::socket::Sid;
 
 use super::wire::Member;
 use super::NodeId;
@@ -186,11 +187,26 @@ pub(super) fn left(reply: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-pub(super) fn sync(reply: &Value) -> Option<(String, u64, u64)> {
+/// `sync.lua`'s answer.
+pub(super) struct Synced {
+    pub epoch: String,
+    pub seated: u64,
+    pub removed: u64,
+    /// Members the instance registered that another instance holds now.
+    pub taken: Vec<Sid>,
+}
+
+pub(super) fn sync(reply: &Value) -> Option<Synced> {
     match items(reply)? {
-        [epoch, seated, removed] => {
-            Some((text(epoch)?.to_owned(), number(seated)?, number(removed)?))
-        }
+        [epoch, seated, removed, taken] => Some(Synced {
+            epoch: text(epoch)?.to_owned(),
+            seated: number(seated)?,
+            removed: number(removed)?,
+            taken: items(taken)?
+                .iter()
+                .map(|sid| text(sid)?.parse().ok())
+                .collect::<Option<_>>()?,
+        }),
         _ => None,
     }
 }

@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn a_call_resent_with_its_code_keeps_its_arguments() {
         let scripts = Scripts::new(&Keys::new("p"));
-        let call = scripts.leave.call(["sid", "left", "room"]);
+        let call = scripts.leave.call(["node", "sid", "left", "room"]);
         let eval = scripts.leave.with_code(&call);
         let args: Vec<Vec<u8>> = eval
             .args_iter()
@@ -137,6 +137,6 @@ mod tests {
             .collect();
         assert_eq!(args[0], b"EVAL");
         assert!(args[1].starts_with(b"local K = {}\n"));
-        assert_eq!(&args[2..], [&b"0"[..], b"sid", b"left", b"room"]);
+        assert_eq!(&args[2..], [&b"0"[..], b"node", b"sid", b"left", b"room"]);
     }
 }

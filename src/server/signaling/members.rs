@@ -48,6 +48,13 @@ impl LocalMembers for Members {
             .collect()
     }
 
+    fn taken(&self, sid: Sid) {
+        if let Some(resumes) = self.hub.resumes() {
+            resumes.forget(sid);
+        }
+        self.hub.rooms.with(|rooms| rooms.remove(&sid));
+    }
+
     fn holds(&self, room: &RoomName, sid: Sid) -> bool {
         self.hub.rooms.with(|rooms| rooms.is_member(&sid, room))
     }

@@ -26,14 +26,19 @@ local function seat(node, sid, room, name, order, sub, since)
   return seq
 end
 
+-- The instance holding member `sid` of `room` (K.orphan for an orphan), or nil if it is not one.
+local function holder(room, sid)
+  local info = redis.call('HGET', K.info(room), sid)
+  return info and string.match(info, '^[^\n]*')
+end
+
 -- Takes member `sid` out of `room` and announces why. Returns how many members the room still
 -- has, or false if `sid` was not in it. Redis deletes a set or hash when it empties.
 local function unseat(sid, room, reason)
-  local info = redis.call('HGET', K.info(room), sid)
-  if not info then
+  local node = holder(room, sid)
+  if not node then
     return false
   end
-  local node = string.match(info, '^[^\n]*')
   redis.call('ZREM', K.members(room), sid)
   redis.call('HDEL', K.info(room), sid)
   redis.call('SREM', K.rooms_of(sid), room)
@@ -113,8 +118,9 @@ local function reap(now)
 end
 
 -- Takes instance `node` out of the cluster, and every member of it out of every room, except,
--- if it `died`, the members with a resumable session: those become orphans. Returns how many
--- seats were freed.
+-- if it `died`, the members with a resumable session: those become orphans (and so do its
+-- resumable peers in no room). A peer another instance holds now is left to it. Returns how
+-- many seats were freed.
 local function depart(node, reason, died)
   local sessions = {}
   if died then
@@ -124,18 +130,23 @@ local function depart(node, reason, died)
     end
   end
   local freed = 0
+  local now = now_ms()
   for _, sid in ipairs(redis.call('SMEMBERS', K.node_members(node))) do
-    if not sessions[sid] then
+    if sessions[sid] then
+      orphan(sid, sessions[sid], now)
+    else
       for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
         if unseat(sid, room, reason) then
           freed = freed + 1
         end
       end
     end
+    sessions[sid] = nil
   end
-  local now = now_ms()
   for sid, record in pairs(sessions) do
-    orphan(sid, record, now)
+    if redis.call('EXISTS', K.rooms_of(sid)) == 0 then
+      orphan(sid, record, now)
+    end
   end
   redis.call('DEL', K.node_members(node), K.sessions(node))
   redis.call('ZREM', K.nodes, node)

@@ -7,7 +7,9 @@
 -- again (the instance writes its sessions' records anew beforehand).
 -- ARGV: node, timeout (ms), an epoch to use if Redis has none, then seven fields per member:
 -- room, sid, name, order, capacity (0: unlimited), sub ('' without one), since (ms).
--- Returns {epoch, seated, removed}.
+-- Members it holds that another instance adopted meanwhile are that instance's: they are
+-- returned, for this one to let go of.
+-- Returns {epoch, seated, removed, taken}, taken the socket ids another instance holds now.
 local node, timeout, fresh_epoch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local held, last_order = {}, 0
 for i = 4, #ARGV, 7 do
@@ -52,6 +54,15 @@ for i = 4, #ARGV, 7 do
     seated = seated + 1
   end
 end
+local taken, listed = {}, {}
+for i = 4, #ARGV, 7 do
+  local room, sid = ARGV[i], ARGV[i + 1]
+  local held_by = holder(room, sid)
+  if held_by and held_by ~= node and not listed[sid] then
+    listed[sid] = true
+    taken[#taken + 1] = sid
+  end
+end
 redis.call('ZADD', K.nodes, now_ms() + timeout, node)
 redis.call('HSET', K.timeouts, node, timeout)
 local epoch = redis.call('GET', K.epoch)
@@ -59,4 +70,4 @@ if not epoch then
   epoch = fresh_epoch
   redis.call('SET', K.epoch, epoch)
 end
-return {epoch, seated, removed}
+return {epoch, seated, removed, taken}
