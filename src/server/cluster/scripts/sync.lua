@@ -4,11 +4,10 @@
 -- members also restores its capacity); members Redis holds for the instance that it no longer
 -- has (a join whose answer was lost, a leave sent while Redis was unreachable) are removed.
 -- Members it still holds that became orphans (it was taken for dead, but lived) are its own
--- again (the instance writes its sessions' records anew beforehand).
+-- again (the instance writes its sessions' records anew beforehand); those another instance
+-- adopted meanwhile are that instance's, and are returned for this one to let go of.
 -- ARGV: node, timeout (ms), an epoch to use if Redis has none, then seven fields per member:
 -- room, sid, name, order, capacity (0: unlimited), sub ('' without one), since (ms).
--- Members it holds that another instance adopted meanwhile are that instance's: they are
--- returned, for this one to let go of.
 -- Returns {epoch, seated, removed, taken}, taken the socket ids another instance holds now.
 local node, timeout, fresh_epoch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local held, last_order = {}, 0
