@@ -274,7 +274,7 @@ impl Link {
                     if freed > 0 {
                         info!(
                             freed,
-                            "freed the seats of instances whose heartbeat expired"
+                            "freed the seats of dead instances' members, and of orphans whose grace period ended"
                         );
                     }
                 }

@@ -614,7 +614,7 @@ impl Shared {
     }
 }
 
-/// A resumable session's record in `sessions:NODE`, as `adopt.lua` and `lib.lua`'s `orphan` read
+/// A resumable session's record in `sessions:NODE`, as `lib.lua`'s `session` reads
 /// it: `GRACE\nDIGEST\nSUB`, the grace period in ms, its token's SHA-256 in hex and its subject.
 pub fn session_record(grace: Duration, digest: &[u8; 32], sub: Option<&str>) -> String {
     let sub = sub.unwrap_or_default();

@@ -13,7 +13,7 @@ local record = redis.call('HGET', K.orphan_sessions, sid)
 if not record then
   return {'unknown'}
 end
-local its_digest, its_sub = string.match(record, '^[^\n]*\n([^\n]*)\n?(.*)$')
+local _, its_digest, its_sub = session(record)
 if its_digest ~= digest or its_sub ~= sub then
   return {'unknown'}
 end

@@ -55,6 +55,25 @@ local function unseat(sid, room, reason)
   return remaining
 end
 
+-- Takes member `sid` out of every room it is in, announcing why. Returns how many seats it
+-- freed.
+local function unseat_all(sid, reason)
+  local freed = 0
+  for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
+    if unseat(sid, room, reason) then
+      freed = freed + 1
+    end
+  end
+  return freed
+end
+
+-- A resumable session's record (`sessions:NODE`, written by the instance's `session_record`):
+-- its grace period (ms), its token's digest and its subject.
+local function session(record)
+  local grace, digest, sub = string.match(record, '^([^\n]*)\n([^\n]*)\n?(.*)$')
+  return tonumber(grace) or 0, digest, sub or ''
+end
+
 -- A member's entry in a room's `info` hash, as its fields: {node, name, sub, since}.
 local function fields(text)
   local node, name, sub, since = string.match(text, '^([^\n]*)\n([^\n]*)\n?([^\n]*)\n?([^\n]*)$')
@@ -95,7 +114,7 @@ end
 -- ends or another instance adopts it (`adopt.lua`), and its rooms hear that it is away (a
 -- `J` line naming no instance).
 local function orphan(sid, record, now)
-  local grace = tonumber(string.match(record, '^[^\n]*')) or 0
+  local grace = session(record)
   redis.call('ZADD', K.orphans, now + grace, sid)
   redis.call('HSET', K.orphan_sessions, sid, record)
   reseat(K.orphan, sid)
@@ -108,11 +127,7 @@ local function reap(now)
   for _, sid in ipairs(redis.call('ZRANGEBYSCORE', K.orphans, '-inf', '(' .. now, 'LIMIT', 0, 500)) do
     redis.call('ZREM', K.orphans, sid)
     redis.call('HDEL', K.orphan_sessions, sid)
-    for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
-      if unseat(sid, room, 'timeout') then
-        freed = freed + 1
-      end
-    end
+    freed = freed + unseat_all(sid, 'timeout')
   end
   return freed
 end
@@ -135,11 +150,7 @@ local function depart(node, reason, died)
     if sessions[sid] then
       orphan(sid, sessions[sid], now)
     else
-      for _, room in ipairs(redis.call('SMEMBERS', K.rooms_of(sid))) do
-        if unseat(sid, room, reason) then
-          freed = freed + 1
-        end
-      end
+      freed = freed + unseat_all(sid, reason)
     end
     sessions[sid] = nil
   end
